@@ -1,0 +1,107 @@
+#pragma once
+// What: datapath actions, the compiled form of what a megaflow does to its
+// packets (Open vSwitch's "ODP actions").
+//
+// Design: a DpActions is an immutable, flat array of fixed-size DpAction
+// records, executed in order on every packet of a flow batch. Set actions are
+// always masked (a zero mask bit leaves that packet bit alone), which covers
+// both OVS's set() and set_masked(). An empty list drops. DpActions are
+// built once by the slow path and shared between the megaflows of every PMD
+// by shared_ptr; the PMD only ever reads them.
+//
+// Invariants:
+//   1. DpActions never changes after construction (Build()).
+//   2. single_output() is true iff the list is exactly one kOutput, so the
+//      PMD's fast path can skip the executor for the most common case.
+//
+// Thread-safety: immutable, so any thread may read.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datapath/flow/flow_key.h"
+
+namespace sluice::dp {
+
+enum class DpActionType : uint8_t {
+  kOutput,     // send a copy to `port`
+  kUserspace,  // send a copy to the slow path (an upcall carrying `cookie`)
+  kPushVlan,   // push an 802.1Q/802.1ad tag (tpid, tci with kVlanPresent set)
+  kPopVlan,    // remove the outermost tag
+  kSetEth,     // rewrite Ethernet addresses under a mask
+  kSetIpv4,    // rewrite IPv4 src/dst/tos/ttl under a mask (checksums updated)
+  kSetIpv6,    // rewrite IPv6 src/dst/label/tclass/hlimit under a mask
+  kSetTcp,     // rewrite TCP ports under a mask (checksum updated)
+  kSetUdp,     // rewrite UDP ports under a mask (checksum updated unless zero)
+  kSetSctp,    // rewrite SCTP ports under a mask (CRC32c recomputed)
+  kRecirc,     // run the packet through the datapath again with `recirc_id`
+};
+
+struct SetEth {
+  EthAddr src, dst, src_mask, dst_mask;
+};
+struct SetIpv4 {
+  be32 src, dst, src_mask, dst_mask;
+  uint8_t tos, tos_mask, ttl, ttl_mask;
+};
+struct SetIpv6 {
+  uint8_t src[16], dst[16], src_mask[16], dst_mask[16];
+  be32 label, label_mask;  // low 20 bits
+  uint8_t tclass, tclass_mask, hlimit, hlimit_mask;
+};
+struct SetL4 {
+  be16 src, dst, src_mask, dst_mask;
+};
+struct PushVlan {
+  be16 tpid;
+  be16 tci;  // kVlanPresent is set; it is cleared when written to the wire
+};
+struct Userspace {
+  uint64_t cookie;  // opaque to the datapath, returned in the upcall
+};
+
+struct DpAction {
+  DpActionType type;
+  union {
+    uint32_t port;       // kOutput
+    uint32_t recirc_id;  // kRecirc
+    Userspace userspace;
+    PushVlan push_vlan;
+    SetEth eth;
+    SetIpv4 ipv4;
+    SetIpv6 ipv6;
+    SetL4 l4;  // kSetTcp, kSetUdp, kSetSctp
+  };
+
+  static DpAction Output(uint32_t port);
+  static DpAction ToUserspace(uint64_t cookie);
+  static DpAction Push(be16 tpid, be16 tci);
+  static DpAction Pop();
+  static DpAction Recirc(uint32_t recirc_id);
+  bool operator==(const DpAction& o) const;
+};
+
+class DpActions {
+ public:
+  DpActions() = default;
+  explicit DpActions(std::vector<DpAction> actions);
+
+  const std::vector<DpAction>& actions() const { return actions_; }
+  bool empty() const { return actions_.empty(); }
+  size_t size() const { return actions_.size(); }
+  const DpAction& operator[](size_t i) const { return actions_[i]; }
+  bool single_output() const { return single_output_; }
+  uint32_t single_output_port() const { return single_output_port_; }
+  bool operator==(const DpActions& o) const { return actions_ == o.actions_; }
+
+ private:
+  std::vector<DpAction> actions_;
+  bool single_output_ = false;
+  uint32_t single_output_port_ = 0;
+};
+
+using DpActionsPtr = std::shared_ptr<const DpActions>;
+
+}  // namespace sluice::dp

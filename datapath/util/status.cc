@@ -1,0 +1,1 @@
+#include "datapath/util/status.h"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything Sluice needs to build, test and run, from Debian 12's
+# packages. Idempotent: packages already present are left alone.
+set -euo pipefail
+
+packages=(
+  # toolchain and build
+  build-essential cmake ninja-build pkg-config clang lld libclang-rt-14-dev
+  # DPDK 22.11: headers, runtime drivers, dpdk-testpmd
+  libdpdk-dev dpdk dpdk-dev libpcap-dev
+  # libraries
+  libboost1.81-dev libboost-json1.81-dev libssl-dev libsqlite3-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev googletest libbenchmark-dev valgrind
+  # real clients and tools the tests drive
+  iproute2 tcpdump python3 python3-scapy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all ${#packages[@]} packages present"
+fi
