@@ -1,1 +1,29 @@
-int main() { return 0; }
+// sluice-switchd: the switch daemon. See controller/switchd.h.
+#include <CLI/CLI.hpp>
+
+#include "controller/switchd.h"
+
+int main(int argc, char** argv) {
+  sluice::ctl::SwitchdOptions o;
+  CLI::App app{"sluice-switchd: the Sluice switch (PMD threads, datapath, slow path)"};
+  app.add_option("--pmd-cpu-mask", o.pmd_cpu_mask, "hex mask of the CPUs that run PMD threads (default: the last CPU)");
+  app.add_option("--dpdk-mem", o.dpdk_mem_mb, "MB of memory for DPDK")->capture_default_str();
+  app.add_option("--dpdk-extra", o.dpdk_extra, "extra DPDK EAL arguments");
+  app.add_option("--hugepages", o.huge, "use hugepages: auto (when reserved), yes, no")
+      ->check(CLI::IsMember({"auto", "yes", "no"}))->capture_default_str();
+  app.add_option("--mbufs", o.mbufs, "packet buffers in the pool")->capture_default_str();
+  app.add_option("--n-rxq", o.n_rxq, "receive queues per port")->capture_default_str();
+  app.add_option("--emc-insert-inv-prob", o.emc_insert_inv_prob,
+                 "insert into the exact-match cache 1 in N times (0 = never)")->capture_default_str();
+  app.add_option("--port", o.ports, "NAME=DEVARGS, e.g. p0=net_pcap0,rx_pcap=in.pcap,infinite_rx=1 (ports are numbered 1, 2, ... in order)");
+  app.add_option("--flow", o.flows, "a megaflow: 'MATCH actions:ACTIONS', e.g. 'in_port(1),eth_type(0x0800) actions:2'");
+  app.add_option("--stats-interval", o.stats_interval_s, "seconds between statistics (0 = none)")->capture_default_str();
+  app.add_option("--stats-format", o.stats_format, "text or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  app.add_option("--duration", o.duration_s, "stop after this many seconds (0 = run until SIGINT/SIGTERM)");
+  app.add_flag("--demo", o.demo, "run the built-in demo: generated UDP traffic through three ports");
+  app.add_option("--demo-dir", o.demo_dir, "where the demo writes its pcap")->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  return sluice::ctl::RunSwitchd(o);
+}

@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   sluice::dp::EalOptions options;
   options.mem_mb = 512;
-  options.log_level = "*:warning";
+  options.log_level = "warning";
   sluice::Status st = sluice::dp::EalInit(options);
   if (!st.ok()) {
     std::fprintf(stderr, "%s\n", st.message().c_str());

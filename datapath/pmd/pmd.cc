@@ -1,1 +1,458 @@
-// placeholder
+#include "datapath/pmd/pmd.h"
+
+#include <pthread.h>
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <spdlog/spdlog.h>
+
+#include <bit>
+#include <cstring>
+
+#include "datapath/actions/execute.h"
+#include "datapath/packet/packet.h"
+#include "datapath/port/port.h"
+#include "datapath/util/hash.h"
+
+namespace sluice::dp {
+namespace {
+
+constexpr int kMaxRecircDepth = 6;
+constexpr uint32_t kSweepPerIteration = 16;
+constexpr uint64_t kSortIntervalMs = 1000;
+
+uint64_t TscHz() {
+  static const uint64_t hz = rte_get_tsc_hz();
+  return hz;
+}
+
+// Hash for the EMC: the NIC's RSS hash when there is one (only for packets
+// fresh from a port: a recirculated packet's key differs), else the key's.
+inline uint32_t PacketHash(const rte_mbuf* m, const FlowKey& key) {
+  if (PacketHasRssHash(m) && key.recirc_id == 0) {
+    return HashFinish(HashAddWord(PacketRssHash(m), key.in_port), 8);
+  }
+  return HashWords(key.words(), kFlowWords, 0);
+}
+
+}  // namespace
+
+struct Pmd::TxBuffer {
+  TxTarget target;
+  uint16_t n = 0;
+  bool dirty = false;
+  rte_mbuf* pkts[kMaxBurst];
+};
+
+// The executor's sink: outputs go to tx buffers, userspace actions to the
+// upcall ring, recirculations to a per-call list processed afterwards.
+class Pmd::Sink {
+ public:
+  Sink(Pmd* pmd, uint32_t in_port) : pmd_(pmd), in_port_(in_port) {}
+
+  void Output(uint32_t port, rte_mbuf** pkts, uint32_t n) { pmd_->TxEnqueue(port, pkts, n); }
+
+  void Userspace(uint64_t cookie, rte_mbuf** pkts, uint32_t n) {
+    for (uint32_t i = 0; i < n; ++i) {
+      alignas(64) FlowKey key;
+      PacketLayout layout;
+      ParseFlow(PacketData(pkts[i]), PacketHeadLen(pkts[i]), in_port_, &key, &layout);
+      pmd_->QueueUpcall(pkts[i], key, layout, UpcallType::kUserspace, cookie);
+    }
+  }
+
+  void Recirculate(uint32_t recirc_id, rte_mbuf** pkts, uint32_t n) {
+    for (uint32_t i = 0; i < n; ++i) {
+      if (n_recirc_ == kMaxBurst) {
+        rte_pktmbuf_free(pkts[i]);
+        CounterAdd(pmd_->counters_.recirc_drops, 1);
+        continue;
+      }
+      recirc_[n_recirc_] = pkts[i];
+      recirc_ids_[n_recirc_++] = recirc_id;
+    }
+  }
+
+  // Runs the recirculated packets through the datapath again, grouped by
+  // recirculation id (receive order kept within an id).
+  void Drain(int depth) {
+    uint32_t done = 0;
+    while (done != n_recirc_) {
+      uint32_t id = 0;
+      rte_mbuf* batch[kMaxBurst];
+      uint32_t nb = 0;
+      for (uint32_t i = 0; i < n_recirc_; ++i) {
+        if (recirc_[i] == nullptr) continue;
+        if (nb == 0) id = recirc_ids_[i];
+        if (recirc_ids_[i] != id) continue;
+        batch[nb++] = recirc_[i];
+        recirc_[i] = nullptr;
+      }
+      done += nb;
+      if (depth >= kMaxRecircDepth) {
+        FreePackets(batch, nb);
+        CounterAdd(pmd_->counters_.recirc_drops, nb);
+      } else {
+        pmd_->ProcessPackets(batch, nb, in_port_, id, depth + 1);
+      }
+    }
+    n_recirc_ = 0;
+  }
+
+ private:
+  Pmd* pmd_;
+  uint32_t in_port_;
+  uint32_t n_recirc_ = 0;
+  rte_mbuf* recirc_[kMaxBurst];
+  uint32_t recirc_ids_[kMaxBurst];
+};
+
+Pmd::Pmd(const PmdOptions& options)
+    : options_(options),
+      commands_(options.command_ring_size),
+      upcalls_(options.upcall_ring_size),
+      emc_(options.emc_insert_inv_prob) {
+  tsc_hz_ = TscHz();
+  now_ms_ = NowMs();
+}
+
+Pmd::~Pmd() { Stop(); }
+
+uint64_t Pmd::NowMs() { return rte_get_tsc_cycles() / (TscHz() / 1000); }
+
+void Pmd::Start() {
+  if (thread_.joinable()) return;
+  stop_.store(false);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Pmd::Stop() {
+  if (!thread_.joinable()) return;
+  stop_.store(true, std::memory_order_release);
+  thread_.join();
+  ApplyCommands();
+  FlushTx();
+}
+
+bool Pmd::Post(const PmdCommand& cmd) { return commands_.TryPush(cmd); }
+
+void Pmd::SyncApply() {
+  ApplyCommands();
+  uint64_t target = emc_.sweep_cycles() + 2;
+  while (emc_.sweep_cycles() < target) emc_.SlowSweep(kEmcEntries);
+  last_sweep_cycles_ = emc_.sweep_cycles();
+  seq_at_last_sweep_cycle_ = applied_seq_.load(std::memory_order_relaxed);
+  safe_seq_.store(seq_at_last_sweep_cycle_, std::memory_order_release);
+  FlushTx();
+}
+
+PmdCountersSnapshot Snapshot(const PmdCounters& c) {
+  PmdCountersSnapshot s;
+#define SLUICE_X(name, text) s.name = c.name.load(std::memory_order_relaxed);
+  SLUICE_PMD_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+  for (int i = 0; i < static_cast<int>(ParseStatus::kCount); ++i) {
+    s.parse_drops[i] = c.parse_drops[i].load(std::memory_order_relaxed);
+  }
+  return s;
+}
+
+void Pmd::Run() {
+  if (options_.core >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(options_.core, &set);
+    int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    if (rc != 0) spdlog::warn("pmd {}: cannot pin to core {}: {}", options_.index, options_.core, strerror(rc));
+  }
+  char name[16];
+  std::snprintf(name, sizeof(name), "pmd-c%02d", options_.core < 0 ? 99 : options_.core);
+  pthread_setname_np(pthread_self(), name);
+  // An EAL lcore id gives this thread DPDK's per-lcore mempool caches.
+  bool registered = rte_thread_register() == 0;
+  if (!registered) spdlog::warn("pmd {}: rte_thread_register failed; mempool caches unused", options_.index);
+  spdlog::info("pmd {} on core {} started (lcore {})", options_.index, options_.core, rte_lcore_id());
+
+  while (!stop_.load(std::memory_order_relaxed)) PollOnce();
+
+  if (registered) rte_thread_unregister();
+  spdlog::info("pmd {} on core {} stopped", options_.index, options_.core);
+}
+
+uint32_t Pmd::PollOnce() {
+  uint64_t start = rte_rdtsc();
+  uint32_t total = 0;
+  if (port_config_ != nullptr) {
+    for (RxqState* rxq : port_config_->rxqs) {
+      rte_mbuf* pkts[kMaxBurst];
+      uint64_t t0 = rte_rdtsc();
+      uint16_t n = rxq->port->RxBurst(rxq->queue, pkts, kMaxBurst);
+      if (n == 0) continue;
+      CounterAdd(counters_.rx_packets, n);
+      CounterAdd(counters_.rx_batches, 1);
+      ProcessPackets(pkts, n, rxq->port_no, 0, 0);
+      FlushTx();
+      CounterAdd(rxq->packets, n);
+      CounterAdd(rxq->cycles, rte_rdtsc() - t0);
+      total += n;
+    }
+  }
+  uint64_t end = rte_rdtsc();
+  Housekeeping(end);
+  CounterAdd(counters_.iterations, 1);
+  CounterAdd(total ? counters_.busy_cycles : counters_.idle_cycles, rte_rdtsc() - start);
+  return total;
+}
+
+void Pmd::Housekeeping(uint64_t now_tsc) {
+  ApplyCommands();
+  emc_.SlowSweep(kSweepPerIteration);
+  if (emc_.sweep_cycles() != last_sweep_cycles_) {
+    last_sweep_cycles_ = emc_.sweep_cycles();
+    safe_seq_.store(seq_at_last_sweep_cycle_, std::memory_order_release);
+    seq_at_last_sweep_cycle_ = applied_seq_.load(std::memory_order_relaxed);
+  }
+  now_ms_ = now_tsc / (tsc_hz_ / 1000);
+  if (now_tsc >= next_sort_tsc_) {
+    dpcls_.Sort();
+    n_subtables_.store(dpcls_.n_subtables(), std::memory_order_relaxed);
+    next_sort_tsc_ = now_tsc + kSortIntervalMs * (tsc_hz_ / 1000);
+  }
+  if (options_.upcall_rate_limit != 0) {
+    uint64_t elapsed = now_tsc - last_refill_tsc_;
+    uint64_t add = elapsed * options_.upcall_rate_limit / tsc_hz_;
+    if (add > 0) {
+      upcall_tokens_ = std::min<uint64_t>(upcall_tokens_ + add, options_.upcall_rate_limit);
+      last_refill_tsc_ = now_tsc;
+    }
+  }
+}
+
+void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t recirc_id,
+                         int depth) {
+  alignas(64) FlowKey keys[kMaxBurst];
+  PacketLayout layouts[kMaxBurst];
+  uint32_t hashes[kMaxBurst] = {};
+  const FlowKey* key_ptrs[kMaxBurst] = {};
+  DpclsRule* rules[kMaxBurst];
+
+  // Stage 1: parse and hash.
+  uint32_t live = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (i + 1 < n) rte_prefetch0(PacketData(pkts[i + 1]));
+    ParseStatus st = ParseFlow(PacketData(m), PacketHeadLen(m), in_port, &keys[i], &layouts[i]);
+    key_ptrs[i] = &keys[i];
+    if (__builtin_expect(st != ParseStatus::kOk, 0)) {
+      CounterAdd(counters_.parse_drops[static_cast<int>(st)], 1);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    keys[i].recirc_id = recirc_id;
+    hashes[i] = PacketHash(m, keys[i]);
+    live |= 1u << i;
+  }
+
+  // Stage 2: exact-match cache.
+  uint32_t hit = emc_.LookupBatch(key_ptrs, hashes, live, rules);
+  CounterAdd(counters_.emc_hits, std::popcount(hit));
+
+  // Stage 3: megaflow classifier for the EMC misses; 4: upcall the rest.
+  uint32_t miss = live & ~hit;
+  if (miss) {
+    uint32_t found = dpcls_.LookupBatch(key_ptrs, miss, rules);
+    CounterAdd(counters_.dpcls_hits, std::popcount(found));
+    for (uint32_t m = found; m; m &= m - 1) {
+      int i = std::countr_zero(m);
+      emc_.MaybeInsert(keys[i], hashes[i], rules[i]);
+    }
+    miss &= ~found;
+    if (miss) {
+      CounterAdd(counters_.misses, std::popcount(miss));
+      for (uint32_t m = miss; m; m &= m - 1) {
+        int i = std::countr_zero(m);
+        QueueUpcall(pkts[i], keys[i], layouts[i], UpcallType::kMiss, 0);
+      }
+      live &= ~miss;
+    }
+  }
+  if (!live) return;
+
+  // Stage 5: group by megaflow, keeping receive order within each flow.
+  struct Group {
+    Megaflow* flow;
+    uint32_t n;
+    uint64_t bytes;
+    uint16_t tcp_flags;
+    rte_mbuf* pkts[kMaxBurst];
+    PacketLayout layouts[kMaxBurst];
+  };
+  Group groups[kMaxBurst];
+  uint32_t n_groups = 0;
+  for (uint32_t m = live; m; m &= m - 1) {
+    int i = std::countr_zero(m);
+    Megaflow* f = Megaflow::FromRule(rules[i]);
+    if (f->batch_slot == 0) {
+      Group& g = groups[n_groups];
+      g.flow = f;
+      g.n = 0;
+      g.bytes = 0;
+      g.tcp_flags = 0;
+      f->batch_slot = ++n_groups;
+    }
+    Group& g = groups[f->batch_slot - 1];
+    g.pkts[g.n] = pkts[i];
+    g.layouts[g.n] = layouts[i];
+    g.n++;
+    g.bytes += PacketLen(pkts[i]);
+    g.tcp_flags |= keys[i].tcp_flags.raw;
+  }
+
+  Sink sink(this, in_port);
+  for (uint32_t gi = 0; gi < n_groups; ++gi) {
+    Group& g = groups[gi];
+    Megaflow* f = g.flow;
+    f->batch_slot = 0;
+    CounterAdd(f->stats.packets, g.n);
+    CounterAdd(f->stats.bytes, g.bytes);
+    f->stats.used_ms.store(now_ms_, std::memory_order_relaxed);
+    if (g.tcp_flags) {
+      f->stats.tcp_flags.store(f->stats.tcp_flags.load(std::memory_order_relaxed) | g.tcp_flags,
+                               std::memory_order_relaxed);
+    }
+    const DpActions& actions = *f->actions;
+    if (actions.single_output()) {
+      TxEnqueue(actions.single_output_port(), g.pkts, g.n);
+    } else if (actions.empty()) {
+      FreePackets(g.pkts, g.n);
+      CounterAdd(counters_.action_drops, g.n);
+    } else {
+      ExecuteActions(actions, g.pkts, g.layouts, g.n, sink);
+    }
+  }
+  sink.Drain(depth);
+}
+
+void Pmd::QueueUpcall(rte_mbuf* pkt, const FlowKey& key, const PacketLayout& layout,
+                      UpcallType type, uint64_t cookie) {
+  if (options_.upcall_rate_limit != 0) {
+    if (upcall_tokens_ == 0) {
+      CounterAdd(counters_.lost_upcalls, 1);
+      rte_pktmbuf_free(pkt);
+      return;
+    }
+    --upcall_tokens_;
+  }
+  Upcall u;
+  std::memcpy(&u.key, &key, sizeof(key));
+  u.packet = pkt;
+  u.layout = layout;
+  u.type = type;
+  u.pmd_index = static_cast<uint16_t>(options_.index);
+  u.cookie = cookie;
+  if (!upcalls_.TryPush(u)) {
+    CounterAdd(counters_.lost_upcalls, 1);
+    rte_pktmbuf_free(pkt);
+    return;
+  }
+  CounterAdd(type == UpcallType::kMiss ? counters_.upcalls : counters_.userspace, 1);
+}
+
+void Pmd::TxEnqueue(uint32_t port_no, rte_mbuf** pkts, uint32_t n) {
+  if (__builtin_expect(port_no >= tx_buffers_.size() || tx_buffers_[port_no].target.port == nullptr, 0)) {
+    FreePackets(pkts, n);
+    CounterAdd(counters_.no_port_drops, n);
+    return;
+  }
+  TxBuffer& b = tx_buffers_[port_no];
+  if (!b.dirty) {
+    b.dirty = true;
+    tx_dirty_.push_back(port_no);  // capacity reserved in SetPortConfig
+  }
+  while (n > 0) {
+    if (b.n == kMaxBurst) FlushBuffer(b);
+    uint32_t room = kMaxBurst - b.n;
+    uint32_t take = n < room ? n : room;
+    std::memcpy(&b.pkts[b.n], pkts, take * sizeof(rte_mbuf*));
+    b.n = static_cast<uint16_t>(b.n + take);
+    pkts += take;
+    n -= take;
+  }
+}
+
+void Pmd::FlushBuffer(TxBuffer& b) {
+  if (b.n == 0) return;
+  uint16_t sent = b.target.port->TxBurst(b.target.queue, b.pkts, b.n);
+  CounterAdd(counters_.tx_packets, sent);
+  if (sent < b.n) {
+    FreePackets(b.pkts + sent, b.n - sent);
+    CounterAdd(counters_.tx_dropped, b.n - sent);
+  }
+  b.n = 0;
+}
+
+void Pmd::FlushTx() {
+  for (uint32_t port_no : tx_dirty_) {
+    TxBuffer& b = tx_buffers_[port_no];
+    b.dirty = false;
+    FlushBuffer(b);
+  }
+  tx_dirty_.clear();
+}
+
+void Pmd::SetPortConfig(const PmdPortConfig* config) {
+  FlushTx();
+  port_config_ = config;
+  tx_buffers_.assign(config ? config->tx.size() : 0, TxBuffer{});
+  for (size_t i = 0; config && i < config->tx.size(); ++i) tx_buffers_[i].target = config->tx[i];
+  tx_dirty_.clear();
+  tx_dirty_.reserve(tx_buffers_.size());
+}
+
+void Pmd::ApplyCommands() {
+  PmdCommand cmd;
+  while (commands_.TryPop(&cmd)) {
+    Apply(cmd);
+    applied_seq_.store(cmd.seq, std::memory_order_release);
+  }
+}
+
+void Pmd::Apply(const PmdCommand& cmd) {
+  switch (cmd.kind) {
+    case PmdCommand::Kind::kInstall:
+      cmd.flow->actions = cmd.actions;
+      dpcls_.Insert(&cmd.flow->rule, cmd.flow->mask);
+      CounterAdd(counters_.flows, 1);
+      break;
+    case PmdCommand::Kind::kModify:
+      cmd.flow->actions = cmd.actions;
+      break;
+    case PmdCommand::Kind::kRemove:
+      dpcls_.Remove(&cmd.flow->rule);
+      cmd.flow->rule.dead = true;
+      counters_.flows.store(counters_.flows.load(std::memory_order_relaxed) - 1,
+                            std::memory_order_relaxed);
+      break;
+    case PmdCommand::Kind::kExecute: {
+      rte_mbuf* pkts[1] = {cmd.packet};
+      PacketLayout layouts[1] = {cmd.layout};
+      CounterAdd(counters_.executed, 1);
+      Sink sink(this, cmd.in_port);
+      ExecuteActions(*cmd.actions, pkts, layouts, 1, sink);
+      sink.Drain(0);
+      FlushTx();
+      break;
+    }
+    case PmdCommand::Kind::kPortConfig:
+      SetPortConfig(cmd.port_config);
+      break;
+    case PmdCommand::Kind::kEmcFlush:
+      emc_.Clear();
+      break;
+    case PmdCommand::Kind::kEmcProb:
+      emc_.set_insert_inv_prob(cmd.value);
+      break;
+  }
+  n_subtables_.store(dpcls_.n_subtables(), std::memory_order_relaxed);
+}
+
+}  // namespace sluice::dp

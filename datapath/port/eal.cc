@@ -29,10 +29,13 @@ unsigned FreeHugepages() {
 }
 
 std::vector<std::string> EalArgs(const EalOptions& o) {
-  std::vector<std::string> args = {"sluice", "-l", o.lcores, "--in-memory",
-                                   "--log-level=" + o.log_level};
+  std::vector<std::string> args = {"sluice", "-l", o.lcores, "--log-level=" + o.log_level};
   bool huge = o.huge == EalOptions::Huge::kYes ||
               (o.huge == EalOptions::Huge::kAuto && FreeHugepages() * 2u >= o.mem_mb);
+  // Private instances: no files under /var/run/dpdk, no shared config.
+  // (--in-memory is refused together with --no-huge; --no-shconf is its
+  // equivalent there.)
+  args.push_back(huge ? "--in-memory" : "--no-shconf");
   if (!huge) args.push_back("--no-huge");
   args.push_back("-m");
   args.push_back(std::to_string(o.mem_mb));

@@ -6,7 +6,8 @@
 // EalOptions: hugepages are used when the kernel has free ones reserved,
 // otherwise the EAL runs with --no-huge on ordinary memory (tests and CI
 // machines without hugepages). --in-memory keeps every instance private (no
-// /var/run/dpdk files), so tests and daemons can run side by side.
+// /var/run/dpdk files; --no-shconf without hugepages), so tests and daemons
+// can run side by side.
 //
 // Thread-safety: call from the main thread before starting any DPDK thread.
 
@@ -24,7 +25,7 @@ struct EalOptions {
   bool no_pci = true;
   std::vector<std::string> vdevs;  // each becomes --vdev=...
   std::vector<std::string> extra;  // appended verbatim (other_config:dpdk-extra)
-  std::string log_level = "*:notice";
+  std::string log_level = "notice";  // --log-level (global level)
 };
 
 Status EalInit(const EalOptions& options);

@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   options.lcores = "0";
   options.mem_mb = 512;
   options.huge = sluice::dp::EalOptions::Huge::kNo;
-  options.log_level = "*:warning";
+  options.log_level = "warning";
   sluice::Status st = sluice::dp::EalInit(options);
   if (!st.ok()) {
     std::fprintf(stderr, "%s\n", st.message().c_str());

@@ -1,0 +1,37 @@
+#pragma once
+// What: sluice-switchd's composition root: start the EAL, build the datapath
+// from the command line (until the config store exists), run the PMDs,
+// handle upcalls and print statistics until told to stop.
+
+#include <string>
+#include <vector>
+
+#include "datapath/util/status.h"
+
+namespace sluice::ctl {
+
+struct SwitchdOptions {
+  std::string pmd_cpu_mask = "";  // hex; empty = one PMD on the last CPU
+  unsigned dpdk_mem_mb = 1024;
+  std::string dpdk_extra;        // extra EAL arguments, space separated
+  std::string huge = "auto";     // auto | yes | no
+  uint32_t mbufs = 131072;
+  uint16_t n_rxq = 1;
+  uint32_t emc_insert_inv_prob = 100;
+  std::vector<std::string> ports;  // NAME=DEVARGS
+  std::vector<std::string> flows;  // MATCH actions:ACTIONS
+  double stats_interval_s = 1.0;   // 0 = no periodic statistics
+  std::string stats_format = "text";  // text | json
+  double duration_s = 0;              // 0 = until SIGINT/SIGTERM
+  bool demo = false;                  // built-in traffic and flows
+  std::string demo_dir = "/tmp";
+  std::string log_level = "info";
+};
+
+// Parses a CPU mask ("0x6") into CPU numbers. Error on garbage or empty.
+Status ParseCpuMask(const std::string& mask, std::vector<int>* cores);
+
+// Runs until stopped; returns the process exit code.
+int RunSwitchd(const SwitchdOptions& options);
+
+}  // namespace sluice::ctl

@@ -1,0 +1,496 @@
+#include "datapath/dpif/datapath.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+namespace sluice::dp {
+namespace {
+std::atomic<int> g_pool_serial{0};
+}  // namespace
+
+Datapath::Datapath(const DatapathOptions& options) : options_(options) {}
+
+Datapath::~Datapath() {
+  StopPmds();
+  std::unique_lock lock(mu_);
+  for (auto& slot : pmds_) {
+    for (auto& [ufid, flow] : slot.flows) {
+      PmdCommand cmd{};
+      cmd.kind = PmdCommand::Kind::kRemove;
+      cmd.flow = flow.get();
+      PostLocked(static_cast<int>(&slot - pmds_.data()), cmd);
+    }
+  }
+  for (auto& slot : pmds_) {
+    PmdCommand cmd{};
+    cmd.kind = PmdCommand::Kind::kPortConfig;
+    cmd.port_config = nullptr;
+    PostLocked(static_cast<int>(&slot - pmds_.data()), cmd);
+    slot.pmd->SyncApply();
+  }
+  retired_.clear();
+  pmds_.clear();
+  ports_.clear();
+  if (pool_ != nullptr) rte_mempool_free(pool_);
+}
+
+Status Datapath::Init() {
+  Status st;
+  PktPoolOptions po;
+  po.name = "sluice_mbufs_" + std::to_string(g_pool_serial.fetch_add(1));
+  po.n_mbufs = options_.n_mbufs;
+  pool_ = CreatePktPool(po, &st);
+  if (pool_ == nullptr) return st;
+  return SetPmdCores(options_.pmd_cores);
+}
+
+// --- PMDs ---
+
+size_t Datapath::n_pmds() const {
+  std::lock_guard lock(mu_);
+  return pmds_.size();
+}
+
+std::vector<int> Datapath::PmdRange(int pmd) const {
+  std::vector<int> out;
+  if (pmd == kAllPmds) {
+    for (size_t i = 0; i < pmds_.size(); ++i) out.push_back(static_cast<int>(i));
+  } else if (pmd >= 0 && static_cast<size_t>(pmd) < pmds_.size()) {
+    out.push_back(pmd);
+  }
+  return out;
+}
+
+uint64_t Datapath::PostLocked(int pmd, PmdCommand cmd) {
+  PmdSlot& slot = pmds_[pmd];
+  cmd.seq = slot.next_seq++;
+  while (!slot.pmd->Post(cmd)) {
+    // Ring full: the PMD is behind. Let it catch up (or catch up for it).
+    if (slot.pmd->running()) {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    } else {
+      slot.pmd->SyncApply();
+    }
+  }
+  return cmd.seq;
+}
+
+Status Datapath::SetPmdCores(const std::vector<int>& cores) {
+  if (cores.empty()) return Status::Error("at least one PMD core is needed");
+  bool was_started = pmds_started_;
+  StopPmds();
+  {
+    std::unique_lock lock(mu_);
+    // Drop every flow: megaflows are per PMD and the PMDs are replaced.
+    for (size_t i = 0; i < pmds_.size(); ++i) {
+      for (auto& [ufid, flow] : pmds_[i].flows) {
+        PmdCommand cmd{};
+        cmd.kind = PmdCommand::Kind::kRemove;
+        cmd.flow = flow.get();
+        PostLocked(static_cast<int>(i), cmd);
+      }
+      pmds_[i].pmd->SyncApply();
+      pmds_[i].flows.clear();
+    }
+    retired_.clear();
+    pmds_.clear();
+    for (size_t i = 0; i < cores.size(); ++i) {
+      PmdOptions po;
+      po.core = cores[i];
+      po.index = static_cast<int>(i);
+      po.emc_insert_inv_prob = options_.emc_insert_inv_prob;
+      po.upcall_ring_size = options_.upcall_ring_size;
+      po.upcall_rate_limit = options_.upcall_rate_limit;
+      PmdSlot slot;
+      slot.pmd = std::make_unique<Pmd>(po);
+      pmds_.push_back(std::move(slot));
+    }
+    options_.pmd_cores = cores;
+    ReconfigureLocked();
+    SyncLocked(lock);
+  }
+  if (was_started) StartPmds();
+  return Status::Ok();
+}
+
+void Datapath::StartPmds() {
+  std::lock_guard lock(mu_);
+  for (auto& slot : pmds_) slot.pmd->Start();
+  pmds_started_ = true;
+}
+
+void Datapath::StopPmds() {
+  std::lock_guard lock(mu_);
+  for (auto& slot : pmds_) slot.pmd->Stop();
+  pmds_started_ = false;
+}
+
+uint32_t Datapath::PollAllOnce() {
+  std::lock_guard lock(mu_);
+  uint32_t n = 0;
+  for (auto& slot : pmds_) {
+    if (!slot.pmd->running()) n += slot.pmd->PollOnce();
+  }
+  return n;
+}
+
+void Datapath::Rebalance() {
+  std::unique_lock lock(mu_);
+  ReconfigureLocked();
+  SyncLocked(lock);
+}
+
+// Assigns every rx queue to a PMD and posts each PMD its new configuration.
+void Datapath::ReconfigureLocked() {
+  if (pmds_.empty()) return;
+  std::vector<RxqState*> rxqs;
+  uint32_t max_port_no = 0;
+  for (auto& [no, port] : ports_) {
+    max_port_no = std::max(max_port_no, no);
+    for (auto& q : port.rxqs) rxqs.push_back(q.get());
+  }
+  // Heaviest first; each to the least loaded PMD so far.
+  std::stable_sort(rxqs.begin(), rxqs.end(), [](const RxqState* a, const RxqState* b) {
+    return a->cycles.load(std::memory_order_relaxed) > b->cycles.load(std::memory_order_relaxed);
+  });
+  std::vector<std::unique_ptr<PmdPortConfig>> configs(pmds_.size());
+  std::vector<uint64_t> load(pmds_.size(), 0);
+  std::vector<size_t> count(pmds_.size(), 0);
+  for (auto& c : configs) c = std::make_unique<PmdPortConfig>();
+  for (RxqState* q : rxqs) {
+    size_t best = 0;
+    for (size_t i = 1; i < pmds_.size(); ++i) {
+      if (load[i] < load[best] || (load[i] == load[best] && count[i] < count[best])) best = i;
+    }
+    configs[best]->rxqs.push_back(q);
+    load[best] += q->cycles.load(std::memory_order_relaxed);
+    count[best]++;
+  }
+  for (size_t i = 0; i < pmds_.size(); ++i) {
+    configs[i]->tx.assign(max_port_no + 1, TxTarget{});
+    for (auto& [no, port] : ports_) {
+      uint16_t n_txq = port.dev->n_txq();
+      configs[i]->tx[no] = TxTarget{port.dev.get(), static_cast<uint16_t>(i % n_txq)};
+    }
+    PmdCommand cmd{};
+    cmd.kind = PmdCommand::Kind::kPortConfig;
+    cmd.port_config = configs[i].get();
+    uint64_t seq = PostLocked(static_cast<int>(i), cmd);
+    if (pmds_[i].config) {
+      retired_.push_back(Retired{static_cast<int>(i), seq, nullptr, nullptr, std::move(pmds_[i].config)});
+    }
+    pmds_[i].config = std::move(configs[i]);
+  }
+}
+
+void Datapath::SyncLocked(std::unique_lock<std::mutex>& lock) {
+  for (auto& slot : pmds_) {
+    uint64_t target = slot.next_seq - 1;
+    if (!slot.pmd->running()) {
+      slot.pmd->SyncApply();
+      continue;
+    }
+    while (slot.pmd->applied_seq() < target) {
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+      lock.lock();
+    }
+  }
+  ReclaimLocked();
+}
+
+void Datapath::Sync() {
+  std::unique_lock lock(mu_);
+  SyncLocked(lock);
+}
+
+void Datapath::Reclaim() {
+  std::lock_guard lock(mu_);
+  ReclaimLocked();
+}
+
+void Datapath::ReclaimLocked() {
+  std::erase_if(retired_, [this](const Retired& r) {
+    const Pmd& pmd = *pmds_[r.pmd].pmd;
+    return pmd.safe_seq() >= r.seq;
+  });
+}
+
+std::vector<PmdInfo> Datapath::PmdStats() const {
+  std::lock_guard lock(mu_);
+  std::vector<PmdInfo> out;
+  for (const auto& slot : pmds_) {
+    PmdInfo info;
+    info.index = slot.pmd->index();
+    info.core = slot.pmd->core();
+    info.running = slot.pmd->running();
+    info.counters = Snapshot(slot.pmd->counters());
+    info.n_subtables = slot.pmd->n_subtables_approx();
+    info.upcall_backlog = slot.pmd->upcall_backlog();
+    if (slot.config) {
+      for (const RxqState* q : slot.config->rxqs) {
+        info.rxqs.push_back(RxqInfo{q->port->name(), q->queue,
+                                    q->packets.load(std::memory_order_relaxed),
+                                    q->cycles.load(std::memory_order_relaxed)});
+      }
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+// --- Ports ---
+
+Status Datapath::AddPort(const PortConfig& config, uint32_t* port_no) {
+  std::unique_lock lock(mu_);
+  for (const auto& [no, port] : ports_) {
+    if (port.dev->name() == config.name) return Status::Errorf("port {} already exists", config.name);
+  }
+  uint32_t no = *port_no;
+  if (no == 0) {
+    no = 1;
+    while (ports_.count(no)) ++no;
+  } else if (ports_.count(no)) {
+    return Status::Errorf("port number {} is already used by {}", no, ports_[no].dev->name());
+  }
+  PortConfig cfg = config;
+  cfg.n_txq = static_cast<uint16_t>(std::max<size_t>(cfg.n_txq, pmds_.size()));
+  Status st;
+  std::unique_ptr<DpdkPort> dev = DpdkPort::Open(cfg, pool_, &st);
+  if (!dev) return st;
+  Port port;
+  port.port_no = no;
+  for (uint16_t q = 0; q < dev->n_rxq(); ++q) {
+    auto rxq = std::make_unique<RxqState>();
+    rxq->port = dev.get();
+    rxq->queue = q;
+    rxq->port_no = no;
+    port.rxqs.push_back(std::move(rxq));
+  }
+  port.dev = std::move(dev);
+  ports_.emplace(no, std::move(port));
+  *port_no = no;
+  ReconfigureLocked();
+  SyncLocked(lock);
+  return Status::Ok();
+}
+
+Status Datapath::DelPort(uint32_t port_no) {
+  std::unique_lock lock(mu_);
+  auto it = ports_.find(port_no);
+  if (it == ports_.end()) return Status::Errorf("no port number {}", port_no);
+  Port port = std::move(it->second);
+  ports_.erase(it);
+  ReconfigureLocked();
+  SyncLocked(lock);  // every PMD now runs a configuration without the port
+  // Old configurations referencing the port may still sit on the retire list
+  // but are never dereferenced again; the device can close.
+  spdlog::info("port {} (number {}) removed", port.dev->name(), port_no);
+  return Status::Ok();
+}
+
+std::vector<PortInfo> Datapath::Ports() const {
+  std::lock_guard lock(mu_);
+  std::vector<PortInfo> out;
+  for (const auto& [no, port] : ports_) {
+    PortInfo info;
+    info.port_no = no;
+    info.name = port.dev->name();
+    info.devargs = port.dev->devargs();
+    info.driver = port.dev->driver();
+    info.n_rxq = port.dev->n_rxq();
+    info.n_txq = port.dev->n_txq();
+    info.link_up = port.dev->LinkUp();
+    info.mtu = port.dev->Mtu();
+    info.link_speed_mbps = port.dev->LinkSpeedMbps();
+    info.stats = port.dev->Stats();
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+bool Datapath::PortByName(const std::string& name, uint32_t* port_no) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [no, port] : ports_) {
+    if (port.dev->name() == name) {
+      *port_no = no;
+      return true;
+    }
+  }
+  return false;
+}
+
+// --- Megaflows ---
+
+Status Datapath::FlowPut(const FlowKey& key, const FlowMask& mask, DpActionsPtr actions, int pmd,
+                         Ufid* ufid_out) {
+  if (!actions) return Status::Error("flow put without actions");
+  alignas(64) FlowKey masked;
+  MaskKey(key, mask, &masked);
+  Ufid ufid = UfidFromMatch(masked, mask);
+  std::lock_guard lock(mu_);
+  std::vector<int> range = PmdRange(pmd);
+  if (range.empty()) return Status::Errorf("no PMD {}", pmd);
+  for (int i : range) {
+    Status st = PutOneLocked(i, masked, mask, ufid, actions);
+    if (!st.ok()) return st;
+  }
+  if (ufid_out) *ufid_out = ufid;
+  ReclaimLocked();
+  return Status::Ok();
+}
+
+Status Datapath::PutOneLocked(int pmd, const FlowKey& masked, const FlowMask& mask,
+                              const Ufid& ufid, const DpActionsPtr& actions) {
+  PmdSlot& slot = pmds_[pmd];
+  auto it = slot.flows.find(ufid);
+  if (it != slot.flows.end()) {
+    Megaflow* f = it->second.get();
+    if (*f->actions_ref == *actions) return Status::Ok();
+    PmdCommand cmd{};
+    cmd.kind = PmdCommand::Kind::kModify;
+    cmd.flow = f;
+    cmd.actions = actions.get();
+    uint64_t seq = PostLocked(pmd, cmd);
+    retired_.push_back(Retired{pmd, seq, nullptr, std::move(f->actions_ref), nullptr});
+    f->actions_ref = actions;
+    return Status::Ok();
+  }
+  auto flow = std::make_unique<Megaflow>();
+  flow->rule.key = masked;
+  flow->mask = mask;
+  flow->ufid = ufid;
+  flow->pmd_index = pmd;
+  flow->actions_ref = actions;
+  flow->created_ms = Pmd::NowMs();
+  PmdCommand cmd{};
+  cmd.kind = PmdCommand::Kind::kInstall;
+  cmd.flow = flow.get();
+  cmd.actions = actions.get();
+  PostLocked(pmd, cmd);
+  slot.flows.emplace(ufid, std::move(flow));
+  return Status::Ok();
+}
+
+void Datapath::DelOneLocked(int pmd, const Ufid& ufid) {
+  PmdSlot& slot = pmds_[pmd];
+  auto it = slot.flows.find(ufid);
+  if (it == slot.flows.end()) return;
+  PmdCommand cmd{};
+  cmd.kind = PmdCommand::Kind::kRemove;
+  cmd.flow = it->second.get();
+  uint64_t seq = PostLocked(pmd, cmd);
+  retired_.push_back(Retired{pmd, seq, std::move(it->second), nullptr, nullptr});
+  slot.flows.erase(it);
+}
+
+Status Datapath::FlowDel(const Ufid& ufid, int pmd) {
+  std::lock_guard lock(mu_);
+  bool found = false;
+  for (int i : PmdRange(pmd)) {
+    found |= pmds_[i].flows.count(ufid) > 0;
+    DelOneLocked(i, ufid);
+  }
+  ReclaimLocked();
+  if (!found) return Status::Error("no such flow");
+  return Status::Ok();
+}
+
+void Datapath::FlowFlush() {
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < pmds_.size(); ++i) {
+    std::vector<Ufid> ufids;
+    for (const auto& [u, f] : pmds_[i].flows) ufids.push_back(u);
+    for (const Ufid& u : ufids) DelOneLocked(static_cast<int>(i), u);
+  }
+  ReclaimLocked();
+}
+
+static FlowInfo InfoOf(const Megaflow& f) {
+  FlowInfo info;
+  info.ufid = f.ufid;
+  info.key = f.rule.key;
+  info.mask = f.mask;
+  info.actions = f.actions_ref;
+  info.pmd = f.pmd_index;
+  info.packets = f.stats.packets.load(std::memory_order_relaxed);
+  info.bytes = f.stats.bytes.load(std::memory_order_relaxed);
+  info.used_ms = f.stats.used_ms.load(std::memory_order_relaxed);
+  info.tcp_flags = f.stats.tcp_flags.load(std::memory_order_relaxed);
+  info.created_ms = f.created_ms;
+  return info;
+}
+
+std::vector<FlowInfo> Datapath::FlowDump() const {
+  std::lock_guard lock(mu_);
+  std::vector<FlowInfo> out;
+  for (const auto& slot : pmds_) {
+    for (const auto& [u, f] : slot.flows) out.push_back(InfoOf(*f));
+  }
+  return out;
+}
+
+bool Datapath::FlowGet(const Ufid& ufid, FlowInfo* info) const {
+  std::lock_guard lock(mu_);
+  bool found = false;
+  for (const auto& slot : pmds_) {
+    auto it = slot.flows.find(ufid);
+    if (it == slot.flows.end()) continue;
+    FlowInfo one = InfoOf(*it->second);
+    if (!found) {
+      *info = one;
+      found = true;
+    } else {
+      info->packets += one.packets;
+      info->bytes += one.bytes;
+      info->used_ms = std::max(info->used_ms, one.used_ms);
+      info->tcp_flags |= one.tcp_flags;
+    }
+  }
+  return found;
+}
+
+size_t Datapath::FlowCount() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& slot : pmds_) n += slot.flows.size();
+  return n;
+}
+
+// --- Slow path ---
+
+bool Datapath::RecvUpcall(Upcall* out) {
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < pmds_.size(); ++i) {
+    size_t k = (upcall_rr_ + i) % pmds_.size();
+    if (pmds_[k].pmd->PopUpcall(out)) {
+      upcall_rr_ = k + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+Status Datapath::Execute(int pmd, rte_mbuf* packet, uint32_t in_port, const PacketLayout& layout,
+                         DpActionsPtr actions) {
+  std::lock_guard lock(mu_);
+  if (pmd < 0 || static_cast<size_t>(pmd) >= pmds_.size()) {
+    rte_pktmbuf_free(packet);
+    return Status::Errorf("no PMD {}", pmd);
+  }
+  PmdCommand cmd{};
+  cmd.kind = PmdCommand::Kind::kExecute;
+  cmd.packet = packet;
+  cmd.layout = layout;
+  cmd.in_port = in_port;
+  cmd.actions = actions.get();
+  uint64_t seq = PostLocked(pmd, cmd);
+  retired_.push_back(Retired{pmd, seq, nullptr, std::move(actions), nullptr});
+  return Status::Ok();
+}
+
+}  // namespace sluice::dp
