@@ -181,6 +181,7 @@ void Pmd::Run() {
 uint32_t Pmd::PollOnce() {
   uint64_t start = rte_rdtsc();
   uint32_t total = 0;
+  ApplyCommands();
   if (port_config_ != nullptr) {
     for (RxqState* rxq : port_config_->rxqs) {
       rte_mbuf* pkts[kMaxBurst];
@@ -204,7 +205,6 @@ uint32_t Pmd::PollOnce() {
 }
 
 void Pmd::Housekeeping(uint64_t now_tsc) {
-  ApplyCommands();
   emc_.SlowSweep(kSweepPerIteration);
   if (emc_.sweep_cycles() != last_sweep_cycles_) {
     last_sweep_cycles_ = emc_.sweep_cycles();

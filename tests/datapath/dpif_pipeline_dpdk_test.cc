@@ -13,6 +13,7 @@
 
 #include "datapath/actions/dp_actions.h"
 #include "datapath/dpif/datapath.h"
+#include "datapath/actions/actions_format.h"
 #include "datapath/flow/flow_format.h"
 #include "datapath/packet/packet.h"
 
