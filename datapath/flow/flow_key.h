@@ -39,6 +39,7 @@
 #include <cstring>
 
 #include "datapath/util/be.h"
+#include "datapath/util/hash.h"
 
 namespace sluice::dp {
 
@@ -143,6 +144,22 @@ inline FlowMask ExactMask() {
   m.pad13 = m.pad14 = 0;
   m.pad15 = 0;
   return m;
+}
+
+// Hash of a whole key (the EMC's hash when the NIC gave none): four
+// independent CRC32C chains of four words each, so the 3-cycle latency of
+// the instruction overlaps (about a quarter of the time of one 16-word chain).
+inline uint32_t FlowKeyHash(const FlowKey& key, uint32_t basis = 0) {
+  const uint64_t* w = key.words();
+  uint32_t h0 = basis, h1 = basis ^ 0x9e3779b9u, h2 = basis ^ 0x7f4a7c15u, h3 = basis ^ 0x85ebca6bu;
+  for (int i = 0; i < kFlowWords; i += 4) {
+    h0 = HashAddWord(h0, w[i]);
+    h1 = HashAddWord(h1, w[i + 1]);
+    h2 = HashAddWord(h2, w[i + 2]);
+    h3 = HashAddWord(h3, w[i + 3]);
+  }
+  uint64_t a = static_cast<uint64_t>(h0) << 32 | h1, b = static_cast<uint64_t>(h2) << 32 | h3;
+  return HashFinish(HashAddWord(HashAddWord(basis, a), b), sizeof(FlowKey));
 }
 
 // A 128-bit unique flow identifier, as Open vSwitch's ufid.

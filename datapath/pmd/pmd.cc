@@ -31,7 +31,7 @@ inline uint32_t PacketHash(const rte_mbuf* m, const FlowKey& key) {
   if (PacketHasRssHash(m) && key.recirc_id == 0) {
     return HashFinish(HashAddWord(PacketRssHash(m), key.in_port), 8);
   }
-  return HashWords(key.words(), kFlowWords, 0);
+  return FlowKeyHash(key);
 }
 
 }  // namespace
