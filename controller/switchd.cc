@@ -9,8 +9,11 @@
 #include <csignal>
 #include <cstdio>
 #include <sstream>
+#include <mutex>
 #include <thread>
 
+#include "controller/mgmt_client.h"
+#include "controller/mgmt_server.h"
 #include "controller/pcap_writer.h"
 #include "controller/stats_view.h"
 #include "datapath/actions/actions_format.h"
@@ -68,6 +71,86 @@ void RunHandler(dp::Datapath* dp, std::atomic<bool>* stop, std::atomic<uint64_t>
     }
     if (!any) std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
+}
+
+// The latest two statistics samples, taken once a second by the main loop,
+// so that views can show rates.
+struct Samples {
+  std::mutex mu;
+  StatsSample prev, latest;
+};
+
+void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples) {
+  server->Register("pmd-stats", "per-PMD statistics: rates over the last second, totals, hit breakdown, drops",
+                   [dp, samples](const std::vector<std::string>&) {
+                     std::lock_guard lock(samples->mu);
+                     MgmtReply r;
+                     r.text = PmdStatsText(samples->latest, &samples->prev);
+                     r.json = PmdStatsJson(samples->latest, &samples->prev);
+                     return r;
+                   });
+  server->Register("pmd-rxq-show", "which PMD polls which rx queue, with its measured load",
+                   [dp](const std::vector<std::string>&) {
+                     MgmtReply r;
+                     r.json = nlohmann::json::array();
+                     for (const auto& p : dp->PmdStats()) {
+                       r.text += fmt::format("pmd {} core {}:\n", p.index, p.core);
+                       for (const auto& q : p.rxqs) {
+                         r.text += fmt::format("  port {} queue {}: {} packets, {} cycles\n", q.port, q.queue,
+                                               q.packets, q.cycles);
+                         r.json.push_back({{"pmd", p.index}, {"core", p.core}, {"port", q.port},
+                                           {"queue", q.queue}, {"packets", q.packets}, {"cycles", q.cycles}});
+                       }
+                     }
+                     return r;
+                   });
+  server->Register("pmd-rebalance", "reassign rx queues to PMDs by measured load",
+                   [dp](const std::vector<std::string>&) {
+                     dp->Rebalance();
+                     return MgmtReply{"rx queues reassigned\n", nlohmann::json::object(), ""};
+                   });
+  server->Register("show", "ports with their counters and rates", [samples](const std::vector<std::string>&) {
+    std::lock_guard lock(samples->mu);
+    MgmtReply r;
+    r.text = PortsText(samples->latest, &samples->prev);
+    r.json = PortsJson(samples->latest, &samples->prev);
+    return r;
+  });
+  server->Register("dump-flows", "the installed megaflows with their counters",
+                   [dp](const std::vector<std::string>&) {
+                     auto flows = dp->FlowDump();
+                     uint64_t now = dp::Pmd::NowMs();
+                     return MgmtReply{DumpFlowsText(flows, now), DumpFlowsJson(flows, now), ""};
+                   });
+  server->Register("add-flow", "add-flow 'MATCH actions:ACTIONS': install a megaflow on every PMD",
+                   [dp](const std::vector<std::string>& p) {
+                     MgmtReply r;
+                     if (p.size() != 1) return MgmtReply{"", {}, "usage: add-flow 'MATCH actions:ACTIONS'"};
+                     dp::FlowKey key;
+                     dp::FlowMask mask;
+                     std::vector<dp::DpAction> actions;
+                     Status st = dp::ParseFlowSpec(p[0], &key, &mask, &actions);
+                     if (st.ok()) st = dp->FlowPut(key, mask, std::make_shared<const dp::DpActions>(actions));
+                     if (!st.ok()) r.error = st.message();
+                     r.json = nlohmann::json::object();
+                     return r;
+                   });
+  server->Register("del-flow", "del-flow 'MATCH': remove the megaflow with exactly this match",
+                   [dp](const std::vector<std::string>& p) {
+                     MgmtReply r;
+                     if (p.size() != 1) return MgmtReply{"", {}, "usage: del-flow 'MATCH'"};
+                     dp::FlowKey key;
+                     dp::FlowMask mask;
+                     Status st = dp::ParseMatch(p[0], &key, &mask);
+                     if (st.ok()) st = dp->FlowDel(dp::UfidFromMatch(key, mask));
+                     if (!st.ok()) r.error = st.message();
+                     r.json = nlohmann::json::object();
+                     return r;
+                   });
+  server->Register("del-flows", "remove every megaflow", [dp](const std::vector<std::string>&) {
+    dp->FlowFlush();
+    return MgmtReply{"", nlohmann::json::object(), ""};
+  });
 }
 
 }  // namespace
@@ -188,6 +271,15 @@ int RunSwitchd(const SwitchdOptions& in) {
 
   double start = Now();
   StatsSample prev = TakeSample(*dp, 0);
+  Samples samples;
+  samples.prev = samples.latest = prev;
+  MgmtServer mgmt;
+  RegisterViews(&mgmt, dp.get(), &samples);
+  std::string ctl_path = o.ctl_path.empty() ? DefaultCtlPath() : o.ctl_path;
+  if (Status st = mgmt.Start(ctl_path); !st.ok()) {
+    spdlog::warn("{} (runtime views unavailable)", st.message());
+  }
+  double next_sample = 1.0;
   double next_stats = o.stats_interval_s;
   while (!g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -204,10 +296,18 @@ int RunSwitchd(const SwitchdOptions& in) {
       prev = std::move(now);
       next_stats += o.stats_interval_s;
     }
+    if (t >= next_sample) {
+      StatsSample s = TakeSample(*dp, t);
+      std::lock_guard lock(samples.mu);
+      samples.prev = std::move(samples.latest);
+      samples.latest = std::move(s);
+      next_sample += 1.0;
+    }
     dp->Reclaim();
     if (o.duration_s > 0 && t >= o.duration_s) break;
   }
 
+  mgmt.Stop();
   dp->StopPmds();
   handler_stop.store(true);
   handler.join();

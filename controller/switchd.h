@@ -26,6 +26,7 @@ struct SwitchdOptions {
   bool demo = false;                  // built-in traffic and flows
   std::string demo_dir = "/tmp";
   std::string log_level = "info";
+  std::string ctl_path;  // management socket; empty = $SLUICE_RUNDIR/sluice-switchd.ctl
 };
 
 // Parses a CPU mask ("0x6") into CPU numbers. Error on garbage or empty.

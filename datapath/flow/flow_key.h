@@ -107,7 +107,12 @@ struct alignas(64) FlowKey {
   const uint64_t* words() const { return reinterpret_cast<const uint64_t*>(this); }
   uint64_t* words() { return reinterpret_cast<uint64_t*>(this); }
 
-  void Clear() { std::memset(this, 0, sizeof(*this)); }
+  // Four 32-byte stores (GCC 12 turns a 128-byte memset into `rep stosq`).
+  void Clear() {
+    typedef uint64_t V __attribute__((vector_size(32)));
+    V* v = reinterpret_cast<V*>(this);
+    v[0] = v[1] = v[2] = v[3] = V{};
+  }
   bool operator==(const FlowKey& o) const { return std::memcmp(this, &o, sizeof(*this)) == 0; }
 };
 static_assert(sizeof(FlowKey) == kFlowWords * 8);
