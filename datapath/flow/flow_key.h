@@ -109,7 +109,7 @@ struct alignas(64) FlowKey {
 
   // Four 32-byte stores (GCC 12 turns a 128-byte memset into `rep stosq`).
   void Clear() {
-    typedef uint64_t V __attribute__((vector_size(32)));
+    typedef uint64_t V __attribute__((vector_size(32), may_alias));
     V* v = reinterpret_cast<V*>(this);
     v[0] = v[1] = v[2] = v[3] = V{};
   }
