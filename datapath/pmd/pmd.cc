@@ -26,12 +26,25 @@ uint64_t TscHz() {
 }
 
 // Hash for the EMC: the NIC's RSS hash when there is one (only for packets
-// fresh from a port: a recirculated packet's key differs), else the key's.
+// fresh from a port: a recirculated packet's key differs), else a hash of the
+// words that tell flows apart in practice (metadata, L2, IPv4, L4; the IPv6
+// addresses for IPv6). The EMC compares whole keys, so leaving the rare
+// words (ND, ARP hardware addresses) out costs nothing but a rare collision.
 inline uint32_t PacketHash(const rte_mbuf* m, const FlowKey& key) {
   if (PacketHasRssHash(m) && key.recirc_id == 0) {
     return HashFinish(HashAddWord(PacketRssHash(m), key.in_port), 8);
   }
-  return FlowKeyHash(key);
+  const uint64_t* w = key.words();
+  uint32_t a = HashAddWord(0, w[0]), b = HashAddWord(0x9e3779b9u, w[1]),
+           c = HashAddWord(0x7f4a7c15u, w[2]);
+  a = HashAddWord(a, w[3]);
+  b = HashAddWord(b, w[4]);
+  c = HashAddWord(c, w[5]);
+  if (key.eth_type == Be16(0x86dd)) {
+    a = HashAddWord(a, w[6] ^ w[7]);
+    b = HashAddWord(b, w[8] ^ w[9]);
+  }
+  return HashFinish(HashAddWord(a, static_cast<uint64_t>(b) << 32 | c), 48);
 }
 
 }  // namespace
@@ -179,28 +192,33 @@ void Pmd::Run() {
 }
 
 uint32_t Pmd::PollOnce() {
+  // One TSC read per iteration plus one per non-empty queue: each queue is
+  // charged the cycles since the previous reading (its poll and processing,
+  // plus any empty polls just before it).
   uint64_t start = rte_rdtsc();
+  uint64_t prev = start;
   uint32_t total = 0;
   ApplyCommands();
   if (port_config_ != nullptr) {
     for (RxqState* rxq : port_config_->rxqs) {
       rte_mbuf* pkts[kMaxBurst];
-      uint64_t t0 = rte_rdtsc();
       uint16_t n = rxq->port->RxBurst(rxq->queue, pkts, kMaxBurst);
       if (n == 0) continue;
       CounterAdd(counters_.rx_packets, n);
       CounterAdd(counters_.rx_batches, 1);
       ProcessPackets(pkts, n, rxq->port_no, 0, 0);
       FlushTx();
+      uint64_t now = rte_rdtsc();
       CounterAdd(rxq->packets, n);
-      CounterAdd(rxq->cycles, rte_rdtsc() - t0);
+      CounterAdd(rxq->cycles, now - prev);
+      prev = now;
       total += n;
     }
   }
-  uint64_t end = rte_rdtsc();
-  Housekeeping(end);
+  if (total == 0) prev = rte_rdtsc();
+  Housekeeping(prev);
   CounterAdd(counters_.iterations, 1);
-  CounterAdd(total ? counters_.busy_cycles : counters_.idle_cycles, rte_rdtsc() - start);
+  CounterAdd(total ? counters_.busy_cycles : counters_.idle_cycles, prev - start);
   return total;
 }
 
@@ -231,11 +249,13 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
                          int depth) {
   alignas(64) FlowKey keys[kMaxBurst];
   PacketLayout layouts[kMaxBurst];
-  uint32_t hashes[kMaxBurst] = {};
-  const FlowKey* key_ptrs[kMaxBurst] = {};
+  uint32_t hashes[kMaxBurst];
+  const FlowKey* key_ptrs[kMaxBurst];
   DpclsRule* rules[kMaxBurst];
 
-  // Stage 1: parse and hash.
+  // Stage 1: parse. Stage 1b: hash, in a second pass: the parser writes the
+  // key in narrow stores, and reading it back as 64-bit words right away
+  // would stall on store forwarding; a burst later the stores have retired.
   uint32_t live = 0;
   for (uint32_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
@@ -245,16 +265,24 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
     if (__builtin_expect(st != ParseStatus::kOk, 0)) {
       CounterAdd(counters_.parse_drops[static_cast<int>(st)], 1);
       rte_pktmbuf_free(m);
+      hashes[i] = 0;
       continue;
     }
     keys[i].recirc_id = recirc_id;
-    hashes[i] = PacketHash(m, keys[i]);
     live |= 1u << i;
+  }
+  for (uint32_t m = live; m; m &= m - 1) {
+    int i = std::countr_zero(m);
+    hashes[i] = PacketHash(pkts[i], keys[i]);
   }
 
   // Stage 2: exact-match cache.
-  uint32_t hit = emc_.LookupBatch(key_ptrs, hashes, live, rules);
-  CounterAdd(counters_.emc_hits, std::popcount(hit));
+  uint32_t hit = 0;
+  if (emc_active_) {
+    hit = emc_.LookupBatch(key_ptrs, hashes, live, rules);
+    CounterAdd(counters_.emc_hits, std::popcount(hit));
+  }
+  EmcAdapt(std::popcount(live), std::popcount(hit));
 
   // Stage 3: megaflow classifier for the EMC misses; 4: upcall the rest.
   uint32_t miss = live & ~hit;
@@ -263,7 +291,7 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
     CounterAdd(counters_.dpcls_hits, std::popcount(found));
     for (uint32_t m = found; m; m &= m - 1) {
       int i = std::countr_zero(m);
-      emc_.MaybeInsert(keys[i], hashes[i], rules[i]);
+      if (emc_active_) emc_.MaybeInsert(keys[i], hashes[i], rules[i]);
     }
     miss &= ~found;
     if (miss) {
@@ -276,6 +304,24 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
     }
   }
   if (!live) return;
+
+  // Stage 5, fast path: the whole burst hit one megaflow (one big flow, or
+  // many flows under one wildcard megaflow): no regrouping, no copies.
+  if (live == (n == kMaxBurst ? ~0u : (1u << n) - 1)) {
+    DpclsRule* first = rules[0];
+    bool uniform = true;
+    uint64_t bytes = 0;
+    uint16_t tcp_flags = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      uniform &= rules[i] == first;
+      bytes += PacketLen(pkts[i]);
+      tcp_flags |= keys[i].tcp_flags.raw;
+    }
+    if (uniform) {
+      RunFlowBatch(Megaflow::FromRule(first), pkts, layouts, n, bytes, tcp_flags, in_port, depth);
+      return;
+    }
+  }
 
   // Stage 5: group by megaflow, keeping receive order within each flow.
   struct Group {
@@ -307,29 +353,58 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
     g.tcp_flags |= keys[i].tcp_flags.raw;
   }
 
-  Sink sink(this, in_port);
   for (uint32_t gi = 0; gi < n_groups; ++gi) {
     Group& g = groups[gi];
-    Megaflow* f = g.flow;
-    f->batch_slot = 0;
-    CounterAdd(f->stats.packets, g.n);
-    CounterAdd(f->stats.bytes, g.bytes);
-    f->stats.used_ms.store(now_ms_, std::memory_order_relaxed);
-    if (g.tcp_flags) {
-      f->stats.tcp_flags.store(f->stats.tcp_flags.load(std::memory_order_relaxed) | g.tcp_flags,
-                               std::memory_order_relaxed);
-    }
-    const DpActions& actions = *f->actions;
-    if (actions.single_output()) {
-      TxEnqueue(actions.single_output_port(), g.pkts, g.n);
-    } else if (actions.empty()) {
-      FreePackets(g.pkts, g.n);
-      CounterAdd(counters_.action_drops, g.n);
-    } else {
-      ExecuteActions(actions, g.pkts, g.layouts, g.n, sink);
-    }
+    g.flow->batch_slot = 0;
+    RunFlowBatch(g.flow, g.pkts, g.layouts, g.n, g.bytes, g.tcp_flags, in_port, depth);
   }
-  sink.Drain(depth);
+}
+
+// Stage 6: one flow's batch: statistics once, actions once.
+void Pmd::RunFlowBatch(Megaflow* f, rte_mbuf** pkts, PacketLayout* layouts, uint32_t n,
+                       uint64_t bytes, uint16_t tcp_flags, uint32_t in_port, int depth) {
+  CounterAdd(f->stats.packets, n);
+  CounterAdd(f->stats.bytes, bytes);
+  f->stats.used_ms.store(now_ms_, std::memory_order_relaxed);
+  if (tcp_flags) {
+    f->stats.tcp_flags.store(f->stats.tcp_flags.load(std::memory_order_relaxed) | tcp_flags,
+                             std::memory_order_relaxed);
+  }
+  const DpActions& actions = *f->actions;
+  if (actions.single_output()) {
+    TxEnqueue(actions.single_output_port(), pkts, n);
+  } else if (actions.empty()) {
+    FreePackets(pkts, n);
+    CounterAdd(counters_.action_drops, n);
+  } else {
+    Sink sink(this, in_port);
+    ExecuteActions(actions, pkts, layouts, n, sink);
+    sink.Drain(depth);
+  }
+}
+
+// Adaptive EMC: when the cache hits less than 1 lookup in kEmcMinHitRatio
+// over a window (many more flows than entries: 100k flows thrash 8k
+// entries), probing it is pure cost, so the PMD stops looking it up (and
+// inserting) for kEmcOffLookups lookups, then measures again.
+void Pmd::EmcAdapt(uint32_t lookups, uint32_t hits) {
+  constexpr uint64_t kWindow = 1 << 16;
+  constexpr uint64_t kEmcOffLookups = 1 << 20;
+  constexpr uint64_t kEmcMinHitRatio = 10;
+  emc_window_lookups_ += lookups;
+  emc_window_hits_ += hits;
+  if (emc_active_) {
+    if (emc_window_lookups_ < kWindow) return;
+    if (emc_window_hits_ * kEmcMinHitRatio < emc_window_lookups_ && emc_.insert_inv_prob() != 0) {
+      emc_active_ = false;
+      CounterAdd(counters_.emc_off_periods, 1);
+    }
+  } else if (emc_window_lookups_ < kEmcOffLookups) {
+    return;
+  } else {
+    emc_active_ = true;
+  }
+  emc_window_lookups_ = emc_window_hits_ = 0;
 }
 
 void Pmd::QueueUpcall(rte_mbuf* pkt, const FlowKey& key, const PacketLayout& layout,

@@ -107,6 +107,7 @@ struct PmdPortConfig {
   X(action_drops, "packets dropped by their flow's actions")                     \
   X(recirc_drops, "packets dropped: recirculation too deep")                     \
   X(executed, "packets executed for the slow path")                               \
+  X(emc_off_periods, "times the EMC was bypassed for hitting too rarely")  \
   X(flows, "megaflows installed")
 
 // Written by the PMD (relaxed), read by anyone.
@@ -210,6 +211,9 @@ class Pmd {
   void Apply(const PmdCommand& cmd);
   void ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t recirc_id,
                       int depth);
+  void EmcAdapt(uint32_t lookups, uint32_t hits);
+  void RunFlowBatch(Megaflow* f, rte_mbuf** pkts, PacketLayout* layouts, uint32_t n,
+                    uint64_t bytes, uint16_t tcp_flags, uint32_t in_port, int depth);
   void QueueUpcall(rte_mbuf* pkt, const FlowKey& key, const PacketLayout& layout, UpcallType type,
                    uint64_t cookie);
   void TxEnqueue(uint32_t port_no, rte_mbuf** pkts, uint32_t n);
@@ -241,6 +245,9 @@ class Pmd {
   uint64_t last_refill_tsc_ = 0;
   uint64_t tsc_hz_ = 0;
   std::atomic<size_t> n_subtables_{0};
+  bool emc_active_ = true;
+  uint64_t emc_window_lookups_ = 0;
+  uint64_t emc_window_hits_ = 0;
 
   PmdCounters counters_;
 };
