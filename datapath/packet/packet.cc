@@ -24,7 +24,7 @@ rte_mbuf* PacketFromBytes(rte_mempool* pool, const uint8_t* data, uint32_t len) 
     rte_pktmbuf_free(m);
     return nullptr;
   }
-  std::memcpy(p, data, len);
+  if (len) std::memcpy(p, data, len);
   return m;
 }
 
