@@ -73,6 +73,9 @@ class Pmd::Sink {
     }
   }
 
+  // Packets the executor dropped (copy failed, no room to push a tag, ...).
+  void Dropped(ExecDrop, uint32_t n) { CounterAdd(pmd_->counters_.action_drops, n); }
+
   void Recirculate(uint32_t recirc_id, rte_mbuf** pkts, uint32_t n) {
     for (uint32_t i = 0; i < n; ++i) {
       if (n_recirc_ == kMaxBurst) {
