@@ -65,6 +65,11 @@ class Translator {
     out_->wc.dp.recirc_id = 0xffffffff;
   }
 
+  void RunList(const OfActionList& actions) {
+    DoActions(actions, 0);
+    if (Failed()) out_->actions.clear();
+  }
+
   void Run() {
     RunPipeline(0);
     if (!Failed() && !action_set_.empty()) {
@@ -530,6 +535,12 @@ class Translator {
 void Xlate(const XlateEnv& env, const OfFlow& flow, XlateResult* out) {
   Translator t(env, flow, out);
   t.Run();
+}
+
+void XlateActions(const XlateEnv& env, const OfFlow& flow, const OfActionList& actions,
+                  XlateResult* out) {
+  Translator t(env, flow, out);
+  t.RunList(actions);
 }
 
 }  // namespace sluice::ofproto

@@ -90,6 +90,11 @@ struct XlateResult {
 // Translates `flow` (its dp part as parsed; pipeline words zero).
 void Xlate(const XlateEnv& env, const OfFlow& flow, XlateResult* out);
 
+// Translates `flow` through an explicit action list instead of the tables
+// (packet-out). OFPP_TABLE in the list runs the tables.
+void XlateActions(const XlateEnv& env, const OfFlow& flow, const OfActionList& actions,
+                  XlateResult* out);
+
 const char* XlateErrorName(XlateResult::Error e);
 
 }  // namespace sluice::ofproto
