@@ -276,7 +276,7 @@ class Translator {
     Unwildcard(FieldId::kEthDst);
     const dp::EthAddr& src = flow_.dp.eth_src;
     const dp::EthAddr& dst = flow_.dp.eth_dst;
-    if (env_.mac && !(src.b[0] & 1)) {
+    if (env_.mac && env_.learn && !(src.b[0] & 1)) {
       LearnResult r = env_.mac->Learn(src, vlan, in, env_.now_ms);
       if (r == LearnResult::kNew || r == LearnResult::kMoved) out_->learned = true;
     }

@@ -67,6 +67,7 @@ struct XlateEnv {
   const FlowTables* tables = nullptr;
   const GroupTable* groups = nullptr;
   MacLearning* mac = nullptr;         // nullptr: NORMAL floods
+  bool learn = true;                  // NORMAL may learn (false: revalidation, trace)
   std::vector<XlatePort> ports;       // sorted by ofport
   uint32_t local_port = 0;            // datapath port of OFPP_LOCAL (0 = none)
   uint64_t now_ms = 0;

@@ -16,65 +16,13 @@
 #include "datapath/actions/actions_format.h"
 #include "datapath/flow/flow_format.h"
 #include "datapath/packet/packet.h"
+#include "tests/common/ring_port.h"
 
 namespace sluice::dp {
 namespace {
 
-int g_serial = 0;
-
-// A net_ring port whose rx ring the test fills and whose tx ring it drains.
-struct RingPort {
-  std::string name;
-  rte_ring* rx = nullptr;
-  rte_ring* tx = nullptr;
-
-  static RingPort Make() {
-    RingPort p;
-    int id = g_serial++;
-    p.name = "pipe" + std::to_string(id);
-    p.rx = rte_ring_create(("rx_" + p.name).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    p.tx = rte_ring_create(("tx_" + p.name).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    EXPECT_GE(rte_eth_from_rings(p.name.c_str(), &p.rx, 1, &p.tx, 1, 0), 0);
-    return p;
-  }
-  std::string devargs() const { return "net_ring_" + name; }
-
-  std::vector<std::vector<uint8_t>> Drain() {
-    std::vector<std::vector<uint8_t>> out;
-    void* objs[64];
-    unsigned n;
-    while ((n = rte_ring_dequeue_burst(tx, objs, 64, nullptr)) > 0) {
-      for (unsigned i = 0; i < n; ++i) {
-        auto* m = static_cast<rte_mbuf*>(objs[i]);
-        out.emplace_back(PacketData(m), PacketData(m) + PacketLen(m));
-        rte_pktmbuf_free(m);
-      }
-    }
-    return out;
-  }
-};
-
-std::vector<uint8_t> UdpFrame(uint32_t src_ip, uint32_t dst_ip, uint16_t sport, uint16_t dport) {
-  std::vector<uint8_t> f(60, 0);
-  const uint8_t dst[6] = {0x02, 0, 0, 0, 0, 0x02}, src[6] = {0x02, 0, 0, 0, 0, 0x01};
-  std::memcpy(&f[0], dst, 6);
-  std::memcpy(&f[6], src, 6);
-  f[12] = 0x08;
-  f[14] = 0x45;
-  f[17] = 46;  // total length 46
-  f[22] = 64;
-  f[23] = 17;
-  for (int i = 0; i < 4; ++i) {
-    f[26 + i] = static_cast<uint8_t>(src_ip >> (24 - 8 * i));
-    f[30 + i] = static_cast<uint8_t>(dst_ip >> (24 - 8 * i));
-  }
-  f[34] = static_cast<uint8_t>(sport >> 8);
-  f[35] = static_cast<uint8_t>(sport);
-  f[36] = static_cast<uint8_t>(dport >> 8);
-  f[37] = static_cast<uint8_t>(dport);
-  f[39] = 26;  // UDP length; checksum 0 (none)
-  return f;
-}
+using sluice::testing::RingPort;
+using sluice::testing::UdpFrame;
 
 DpActionsPtr Actions(const std::string& text) {
   std::vector<DpAction> a;
@@ -120,11 +68,7 @@ class PipelineTest : public ::testing::Test {
 
   // Puts frames on port `port_no`'s rx ring.
   void Inject(uint32_t port_no, const std::vector<std::vector<uint8_t>>& frames) {
-    for (const auto& f : frames) {
-      rte_mbuf* m = PacketFromBytes(dp_->pool(), f.data(), static_cast<uint32_t>(f.size()));
-      ASSERT_NE(m, nullptr);
-      ASSERT_EQ(rte_ring_enqueue(ports_[port_no - 1].rx, m), 0);
-    }
+    ports_[port_no - 1].Inject(dp_->pool(), frames);
   }
 
   PmdCountersSnapshot Counters() { return dp_->PmdStats()[0].counters; }
