@@ -20,6 +20,7 @@
 #include "datapath/dpif/datapath.h"
 #include "datapath/flow/flow_format.h"
 #include "datapath/port/eal.h"
+#include "ofproto/ofproto.h"
 
 namespace sluice::ctl {
 namespace {
@@ -58,21 +59,6 @@ Status PrepareDemo(SwitchdOptions* o) {
   return Status::Ok();
 }
 
-// Until ofproto exists the slow path has no tables: it counts the upcalls
-// and drops their packets.
-void RunHandler(dp::Datapath* dp, std::atomic<bool>* stop, std::atomic<uint64_t>* handled) {
-  dp::Upcall u;
-  while (!stop->load(std::memory_order_relaxed)) {
-    bool any = false;
-    while (dp->RecvUpcall(&u)) {
-      any = true;
-      rte_pktmbuf_free(u.packet);
-      handled->fetch_add(1, std::memory_order_relaxed);
-    }
-    if (!any) std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-}
-
 // The latest two statistics samples, taken once a second by the main loop,
 // so that views can show rates.
 struct Samples {
@@ -80,7 +66,43 @@ struct Samples {
   StatsSample prev, latest;
 };
 
-void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples) {
+void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples, ofproto::Ofproto* br) {
+  server->Register("upcall-stats", "slow path: upcalls, megaflows installed, revalidation, flow limit",
+                   [br](const std::vector<std::string>&) {
+                     ofproto::OfprotoStats s = br->stats();
+                     MgmtReply r;
+                     r.json = {{"bridge", br->name()}, {"upcalls", s.upcalls}, {"installed", s.installed},
+                               {"over_limit", s.over_limit}, {"xlate_errors", s.xlate_errors},
+                               {"packet_ins", s.packet_ins}, {"packet_outs", s.packet_outs},
+                               {"revalidations", s.revalidations}, {"revalidated", s.revalidated},
+                               {"modified", s.modified}, {"deleted_idle", s.deleted_idle},
+                               {"deleted_stale", s.deleted_stale}, {"flow_limit", s.flow_limit},
+                               {"ukeys", s.ukeys}, {"last_revalidate_ms", s.last_revalidate_ms}};
+                     r.text = fmt::format(
+                         "{}: upcalls {} (installed {}, over flow limit {}, translation errors {})\n"
+                         "  packet-ins {}  packet-outs {}\n"
+                         "  megaflows tracked {}  flow limit {}\n"
+                         "  revalidation passes {} (last {} ms): re-translated {}, modified {}, "
+                         "deleted idle {}, deleted stale {}\n",
+                         br->name(), s.upcalls, s.installed, s.over_limit, s.xlate_errors, s.packet_ins,
+                         s.packet_outs, s.ukeys, s.flow_limit, s.revalidations, s.last_revalidate_ms,
+                         s.revalidated, s.modified, s.deleted_idle, s.deleted_stale);
+                     return r;
+                   });
+  server->Register("fdb/show", "the MAC learning table of the bridge", [br](const std::vector<std::string>&) {
+    MgmtReply r;
+    r.json = nlohmann::json::array();
+    r.text = " port  VLAN  MAC                Age\n";
+    for (const auto& e : br->mac().Dump(br->Now())) {
+      std::string mac = fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", e.mac.b[0], e.mac.b[1],
+                                    e.mac.b[2], e.mac.b[3], e.mac.b[4], e.mac.b[5]);
+      r.text += fmt::format("{:5}  {:4}  {}  {}\n", e.port, e.vlan, mac,
+                            e.is_static ? std::string("static") : std::to_string(e.age_ms / 1000));
+      r.json.push_back({{"port", e.port}, {"vlan", e.vlan}, {"mac", mac}, {"static", e.is_static},
+                        {"age_s", e.age_ms / 1000}});
+    }
+    return r;
+  });
   server->Register("pmd-stats", "per-PMD statistics: rates over the last second, totals, hit breakdown, drops",
                    [dp, samples](const std::vector<std::string>&) {
                      std::lock_guard lock(samples->mu);
@@ -262,9 +284,42 @@ int RunSwitchd(const SwitchdOptions& in) {
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  std::atomic<bool> handler_stop{false};
-  std::atomic<uint64_t> handled{0};
-  std::thread handler(RunHandler, dp.get(), &handler_stop, &handled);
+  // Two modes. With --flow megaflows the datapath runs on exactly those
+  // (benchmarks, debugging): the slow path only counts and drops misses,
+  // since OpenFlow-made megaflows would overlap the hand-made ones.
+  // Otherwise the bridge's OpenFlow pipeline handles every miss.
+  std::atomic<bool> drop_stop{false};
+  std::atomic<uint64_t> dropped_upcalls{0};
+  std::thread drop_handler;
+  if (!o.flows.empty()) {
+    drop_handler = std::thread([&] {
+      dp::Upcall u;
+      while (!drop_stop.load(std::memory_order_relaxed)) {
+        bool any = false;
+        while (dp->RecvUpcall(&u)) {
+          any = true;
+          rte_pktmbuf_free(u.packet);
+          dropped_upcalls.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (!any) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    });
+  }
+  // The bridge: every port of the datapath is an OpenFlow port with the same
+  // number. Fail mode standalone (the default) acts as a MAC-learning switch
+  // (a priority-0 NORMAL rule, like Open vSwitch with no controller);
+  // secure starts with empty tables.
+  ofproto::OfprotoOptions bo;
+  bo.name = "br0";
+  auto br = std::make_unique<ofproto::Ofproto>(dp.get(), bo);
+  for (const auto& p : dp->Ports()) br->SetPort(ofproto::XlatePort{p.port_no, p.link_up, 0, {}});
+  if (o.fail_mode == "standalone" && o.flows.empty()) {
+    ofproto::FlowMod fm;
+    fm.priority = 0;
+    fm.insts = ofproto::Instructions::Apply({ofproto::OfAction::Output(ofproto::kPortNormal)});
+    if (auto e = br->FlowMod(fm)) spdlog::error("default NORMAL rule: {}", e->message);
+  }
+  if (o.flows.empty()) br->Start();
   dp->StartPmds();
   spdlog::info("sluice-switchd running: {} PMD(s) on core(s) {}, {} port(s), {} flow(s)",
                cores.size(), fmt::join(cores, ","), o.ports.size(), flows.size());
@@ -274,7 +329,7 @@ int RunSwitchd(const SwitchdOptions& in) {
   Samples samples;
   samples.prev = samples.latest = prev;
   MgmtServer mgmt;
-  RegisterViews(&mgmt, dp.get(), &samples);
+  RegisterViews(&mgmt, dp.get(), &samples, br.get());
   std::string ctl_path = o.ctl_path.empty() ? DefaultCtlPath() : o.ctl_path;
   if (Status st = mgmt.Start(ctl_path); !st.ok()) {
     spdlog::warn("{} (runtime views unavailable)", st.message());
@@ -309,15 +364,22 @@ int RunSwitchd(const SwitchdOptions& in) {
 
   mgmt.Stop();
   dp->StopPmds();
-  handler_stop.store(true);
-  handler.join();
+  br->Stop();
+  drop_stop.store(true);
+  if (drop_handler.joinable()) drop_handler.join();
   if (o.stats_format != "json") {
     StatsSample last = TakeSample(*dp, Now() - start);
     std::printf("--- final ---\n%s%s--- megaflows ---\n%s", PmdStatsText(last, nullptr).c_str(),
                 PortsText(last, nullptr).c_str(),
                 DumpFlowsText(dp->FlowDump(), dp::Pmd::NowMs()).c_str());
   }
-  spdlog::info("stopping: {} upcall(s) handled (dropped: no OpenFlow tables yet)", handled.load());
+  ofproto::OfprotoStats bs = br->stats();
+  if (o.flows.empty()) {
+    spdlog::info("stopping: {} upcall(s) handled, {} megaflow(s) installed", bs.upcalls, bs.installed);
+  } else {
+    spdlog::info("stopping: {} upcall(s) dropped (datapath-only mode: --flow given)", dropped_upcalls.load());
+  }
+  br.reset();
   dp.reset();
   if (o.demo) {
     for (const auto& p : o.ports) {

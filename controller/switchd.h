@@ -26,6 +26,7 @@ struct SwitchdOptions {
   bool demo = false;                  // built-in traffic and flows
   std::string demo_dir = "/tmp";
   std::string log_level = "info";
+  std::string fail_mode = "standalone";  // standalone (NORMAL) | secure (empty tables)
   std::string ctl_path;  // management socket; empty = $SLUICE_RUNDIR/sluice-switchd.ctl
 };
 

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   app.add_option("--duration", o.duration_s, "stop after this many seconds (0 = run until SIGINT/SIGTERM)");
   app.add_flag("--demo", o.demo, "run the built-in demo: generated UDP traffic through three ports");
   app.add_option("--demo-dir", o.demo_dir, "where the demo writes its pcap")->capture_default_str();
+  app.add_option("--fail-mode", o.fail_mode, "standalone: MAC-learning switch when no rule matches; secure: drop")
+      ->check(CLI::IsMember({"standalone", "secure"}))->capture_default_str();
   app.add_option("--ctl", o.ctl_path, "management socket (default $SLUICE_RUNDIR/sluice-switchd.ctl, SLUICE_RUNDIR defaults to /run/sluice)");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
