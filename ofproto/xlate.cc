@@ -73,7 +73,7 @@ class Translator {
   void Run() {
     RunPipeline(0);
     if (!Failed() && !action_set_.empty()) {
-      Trace("action set: {}", FormatList(action_set_.ActionSetOrder()));
+      if (out_->trace) Trace("action set: {}", FormatList(action_set_.ActionSetOrder()));
       DoActions(action_set_.ActionSetOrder(), 0);
     }
     if (Failed()) {
@@ -118,9 +118,11 @@ class Translator {
         return;
       }
       out_->rules.push_back(std::const_pointer_cast<OfRule>(rule->shared_from_this()));
-      Trace("table {}: priority {} {} cookie {:#x} -> {}", table, rule->priority(),
-            dp::FormatMatch(rule->match().value.dp, rule->match().mask.dp), rule->cookie,
-            FormatInstructions(rule->insts));
+      if (out_->trace) {  // the formatting is costly: only when tracing
+        Trace("table {}: priority {} {} cookie {:#x} -> {}", table, rule->priority(),
+              dp::FormatMatch(rule->match().value.dp, rule->match().mask.dp), rule->cookie,
+              FormatInstructions(rule->insts));
+      }
       current_cookie_ = rule->cookie;
       current_table_ = table;
       ++indent_;
@@ -151,7 +153,7 @@ class Translator {
         case OfActionType::kSetField:
           SetField(&flow_, a.field, a.value);
           Unwildcard(a.field);
-          Trace("set {} = {}", Field(a.field).name, FormatAction(a));
+          if (out_->trace) Trace("set {} = {}", Field(a.field).name, FormatAction(a));
           break;
         case OfActionType::kPushVlan: {
           out_->wc.dp.vlan[0].tci = Be16(0xffff);

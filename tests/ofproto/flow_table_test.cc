@@ -3,14 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/of_match.h"
+
 namespace sluice::ofproto {
 namespace {
 
-OfMatch M(std::initializer_list<std::pair<FieldId, uint64_t>> fields) {
-  OfMatch m = OfMatch::CatchAll();
-  for (auto [id, v] : fields) MatchField(&m, id, FieldValue::FromUint(id, v), FieldValue::AllOnes(id));
-  return m;
-}
+constexpr auto M = sluice::testing::OfMatchOf;
 
 FlowMod Add(uint8_t table, OfMatch match, int32_t prio, uint32_t out_port, uint64_t cookie = 0) {
   FlowMod fm;

@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/of_match.h"
+
 #include <random>
 
 namespace sluice::ofproto {
 namespace {
+
+constexpr auto MatchOf = sluice::testing::OfMatchOf;
 
 FieldValue RandomValue(FieldId id, std::mt19937_64& rng) {
   FieldValue v = FieldValue::Of(id);
@@ -77,12 +81,6 @@ TEST(MetaFlow, SubByteFieldsShareStorage) {
   EXPECT_EQ(f.metadata, 0x1122334455667788ull);
   SetField(&f, FieldId::kInPort, FieldValue::FromUint(FieldId::kInPort, 7));
   EXPECT_EQ(f.dp.in_port, 7u);
-}
-
-OfMatch MatchOf(std::initializer_list<std::pair<FieldId, uint64_t>> fields) {
-  OfMatch m = OfMatch::CatchAll();
-  for (auto [id, v] : fields) MatchField(&m, id, FieldValue::FromUint(id, v), FieldValue::AllOnes(id));
-  return m;
 }
 
 TEST(MetaFlow, Prerequisites) {

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/of_match.h"
+
 #include "datapath/actions/actions_format.h"
 #include "datapath/flow/flow_format.h"
 #include "tests/common/ring_port.h"
@@ -14,15 +16,11 @@
 namespace sluice::ofproto {
 namespace {
 
+constexpr auto M = sluice::testing::OfMatchOf;
+
 using sluice::testing::RingPort;
 using sluice::testing::UdpFrame;
 using FV = FieldValue;
-
-OfMatch M(std::initializer_list<std::pair<FieldId, uint64_t>> fields) {
-  OfMatch m = OfMatch::CatchAll();
-  for (auto [id, v] : fields) MatchField(&m, id, FV::FromUint(id, v), FV::AllOnes(id));
-  return m;
-}
 
 class OfprotoTest : public ::testing::Test {
  protected:

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/of_match.h"
+
 #include <random>
 
 #include "datapath/actions/actions_format.h"
@@ -11,13 +13,9 @@
 namespace sluice::ofproto {
 namespace {
 
-using FV = FieldValue;
+constexpr auto M = sluice::testing::OfMatchOf;
 
-OfMatch M(std::initializer_list<std::pair<FieldId, uint64_t>> fields) {
-  OfMatch m = OfMatch::CatchAll();
-  for (auto [id, v] : fields) MatchField(&m, id, FV::FromUint(id, v), FV::AllOnes(id));
-  return m;
-}
+using FV = FieldValue;
 
 OfFlow UdpFlow(uint32_t in_port, uint32_t src, uint32_t dst, uint16_t dport = 53) {
   OfFlow f;
