@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "controller/bridge_views.h"
 #include "controller/mgmt_client.h"
 #include "controller/mgmt_server.h"
 #include "controller/pcap_writer.h"
@@ -20,6 +21,7 @@
 #include "datapath/dpif/datapath.h"
 #include "datapath/flow/flow_format.h"
 #include "datapath/port/eal.h"
+#include "ofproto/ofctl_parse.h"
 #include "ofproto/ofproto.h"
 
 namespace sluice::ctl {
@@ -49,13 +51,14 @@ Status PrepareDemo(SwitchdOptions* o) {
   SLUICE_RETURN_IF_ERROR(w.Close());
   o->ports = {"p0=net_pcap_demo0,rx_pcap=" + pcap + ",infinite_rx=1",
               "p1=net_null_demo1,no-rx=1", "p2=net_null_demo2,no-rx=1"};
-  o->flows = {
-      "in_port(1),eth_type(0x0800),ipv4(dst=10.0.0.0/255.255.252.0) actions:2",
-      "in_port(1),eth_type(0x0800),ipv4(dst=10.0.4.0/255.255.252.0) actions:3",
-      "in_port(1),eth_type(0x0800),ipv4(dst=10.0.8.0/255.255.255.0) actions:2,3",
+  o->of_groups = {"group_id=1,type=all,bucket=actions=output:2,bucket=actions=output:3"};
+  o->of_flows = {
+      "priority=10,ip,in_port=1,nw_dst=10.0.0.0/22,actions=output:2",
+      "priority=10,ip,in_port=1,nw_dst=10.0.4.0/22,actions=output:3",
+      "priority=10,ip,in_port=1,nw_dst=10.0.8.0/24,actions=group:1",
   };
-  spdlog::info("demo: 1000 UDP flows from {} on p0; 10.0.0-3.x -> p1, 10.0.4-7.x -> p2, "
-               "10.0.8.x -> both, 10.0.9.x -> no flow (upcalls)", pcap);
+  spdlog::info("demo: 1000 UDP flows from {} on p0 through bridge br0: 10.0.0-3.x -> p1, "
+               "10.0.4-7.x -> p2, 10.0.8.x -> group 1 (both), the rest NORMAL", pcap);
   return Status::Ok();
 }
 
@@ -67,42 +70,6 @@ struct Samples {
 };
 
 void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples, ofproto::Ofproto* br) {
-  server->Register("upcall-stats", "slow path: upcalls, megaflows installed, revalidation, flow limit",
-                   [br](const std::vector<std::string>&) {
-                     ofproto::OfprotoStats s = br->stats();
-                     MgmtReply r;
-                     r.json = {{"bridge", br->name()}, {"upcalls", s.upcalls}, {"installed", s.installed},
-                               {"over_limit", s.over_limit}, {"xlate_errors", s.xlate_errors},
-                               {"packet_ins", s.packet_ins}, {"packet_outs", s.packet_outs},
-                               {"revalidations", s.revalidations}, {"revalidated", s.revalidated},
-                               {"modified", s.modified}, {"deleted_idle", s.deleted_idle},
-                               {"deleted_stale", s.deleted_stale}, {"flow_limit", s.flow_limit},
-                               {"ukeys", s.ukeys}, {"last_revalidate_ms", s.last_revalidate_ms}};
-                     r.text = fmt::format(
-                         "{}: upcalls {} (installed {}, over flow limit {}, translation errors {})\n"
-                         "  packet-ins {}  packet-outs {}\n"
-                         "  megaflows tracked {}  flow limit {}\n"
-                         "  revalidation passes {} (last {} ms): re-translated {}, modified {}, "
-                         "deleted idle {}, deleted stale {}\n",
-                         br->name(), s.upcalls, s.installed, s.over_limit, s.xlate_errors, s.packet_ins,
-                         s.packet_outs, s.ukeys, s.flow_limit, s.revalidations, s.last_revalidate_ms,
-                         s.revalidated, s.modified, s.deleted_idle, s.deleted_stale);
-                     return r;
-                   });
-  server->Register("fdb/show", "the MAC learning table of the bridge", [br](const std::vector<std::string>&) {
-    MgmtReply r;
-    r.json = nlohmann::json::array();
-    r.text = " port  VLAN  MAC                Age\n";
-    for (const auto& e : br->mac().Dump(br->Now())) {
-      std::string mac = fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", e.mac.b[0], e.mac.b[1],
-                                    e.mac.b[2], e.mac.b[3], e.mac.b[4], e.mac.b[5]);
-      r.text += fmt::format("{:5}  {:4}  {}  {}\n", e.port, e.vlan, mac,
-                            e.is_static ? std::string("static") : std::to_string(e.age_ms / 1000));
-      r.json.push_back({{"port", e.port}, {"vlan", e.vlan}, {"mac", mac}, {"static", e.is_static},
-                        {"age_s", e.age_ms / 1000}});
-    }
-    return r;
-  });
   server->Register("pmd-stats", "per-PMD statistics: rates over the last second, totals, hit breakdown, drops",
                    [dp, samples](const std::vector<std::string>&) {
                      std::lock_guard lock(samples->mu);
@@ -138,16 +105,10 @@ void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples, ofpro
     r.json = PortsJson(samples->latest, &samples->prev);
     return r;
   });
-  server->Register("dump-flows", "the installed megaflows with their counters",
-                   [dp](const std::vector<std::string>&) {
-                     auto flows = dp->FlowDump();
-                     uint64_t now = dp::Pmd::NowMs();
-                     return MgmtReply{DumpFlowsText(flows, now), DumpFlowsJson(flows, now), ""};
-                   });
-  server->Register("add-flow", "add-flow 'MATCH actions:ACTIONS': install a megaflow on every PMD",
+  server->Register("dpctl/add-flow", "dpctl/add-flow 'MATCH actions:ACTIONS': install a megaflow on every PMD",
                    [dp](const std::vector<std::string>& p) {
                      MgmtReply r;
-                     if (p.size() != 1) return MgmtReply{"", {}, "usage: add-flow 'MATCH actions:ACTIONS'"};
+                     if (p.size() != 1) return MgmtReply{"", {}, "usage: dpctl/add-flow 'MATCH actions:ACTIONS'"};
                      dp::FlowKey key;
                      dp::FlowMask mask;
                      std::vector<dp::DpAction> actions;
@@ -157,10 +118,10 @@ void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples, ofpro
                      r.json = nlohmann::json::object();
                      return r;
                    });
-  server->Register("del-flow", "del-flow 'MATCH': remove the megaflow with exactly this match",
+  server->Register("dpctl/del-flow", "dpctl/del-flow 'MATCH': remove the megaflow with exactly this match",
                    [dp](const std::vector<std::string>& p) {
                      MgmtReply r;
-                     if (p.size() != 1) return MgmtReply{"", {}, "usage: del-flow 'MATCH'"};
+                     if (p.size() != 1) return MgmtReply{"", {}, "usage: dpctl/del-flow 'MATCH'"};
                      dp::FlowKey key;
                      dp::FlowMask mask;
                      Status st = dp::ParseMatch(p[0], &key, &mask);
@@ -169,7 +130,7 @@ void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples, ofpro
                      r.json = nlohmann::json::object();
                      return r;
                    });
-  server->Register("del-flows", "remove every megaflow", [dp](const std::vector<std::string>&) {
+  server->Register("dpctl/del-flows", "remove every megaflow", [dp](const std::vector<std::string>&) {
     dp->FlowFlush();
     return MgmtReply{"", nlohmann::json::object(), ""};
   });
@@ -319,6 +280,26 @@ int RunSwitchd(const SwitchdOptions& in) {
     fm.insts = ofproto::Instructions::Apply({ofproto::OfAction::Output(ofproto::kPortNormal)});
     if (auto e = br->FlowMod(fm)) spdlog::error("default NORMAL rule: {}", e->message);
   }
+  for (const auto& text : o.of_groups) {
+    ofproto::GroupMod gm;
+    Status st = ofproto::ParseGroupMod(text, ofproto::GroupMod::Command::kAdd, &gm);
+    ofproto::OfpResult e;
+    if (st.ok()) e = br->GroupMod(gm);
+    if (!st.ok() || e) {
+      spdlog::error("--of-group '{}': {}", text, st.ok() ? e->message : st.message());
+      return 2;
+    }
+  }
+  for (const auto& text : o.of_flows) {
+    ofproto::FlowMod fm;
+    Status st = ofproto::ParseFlowMod(text, ofproto::FlowMod::Command::kAdd, &fm);
+    ofproto::OfpResult e;
+    if (st.ok()) e = br->FlowMod(fm);
+    if (!st.ok() || e) {
+      spdlog::error("--of-flow '{}': {}", text, st.ok() ? e->message : st.message());
+      return 2;
+    }
+  }
   if (o.flows.empty()) br->Start();
   dp->StartPmds();
   spdlog::info("sluice-switchd running: {} PMD(s) on core(s) {}, {} port(s), {} flow(s)",
@@ -330,6 +311,7 @@ int RunSwitchd(const SwitchdOptions& in) {
   samples.prev = samples.latest = prev;
   MgmtServer mgmt;
   RegisterViews(&mgmt, dp.get(), &samples, br.get());
+  RegisterBridgeViews(&mgmt, dp.get(), br.get());
   std::string ctl_path = o.ctl_path.empty() ? DefaultCtlPath() : o.ctl_path;
   if (Status st = mgmt.Start(ctl_path); !st.ok()) {
     spdlog::warn("{} (runtime views unavailable)", st.message());

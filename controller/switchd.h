@@ -19,7 +19,9 @@ struct SwitchdOptions {
   uint16_t n_rxq = 1;
   uint32_t emc_insert_inv_prob = 100;
   std::vector<std::string> ports;  // NAME=DEVARGS
-  std::vector<std::string> flows;  // MATCH actions:ACTIONS
+  std::vector<std::string> flows;     // datapath megaflows: MATCH actions:ACTIONS
+  std::vector<std::string> of_flows;  // OpenFlow rules, ovs-ofctl syntax
+  std::vector<std::string> of_groups; // OpenFlow groups, ovs-ofctl syntax
   double stats_interval_s = 1.0;   // 0 = no periodic statistics
   std::string stats_format = "text";  // text | json
   double duration_s = 0;              // 0 = until SIGINT/SIGTERM

@@ -1,7 +1,5 @@
 #include "ofproto/of_actions.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 
 namespace sluice::ofproto {
@@ -98,76 +96,6 @@ std::string FormatPort(uint32_t port) {
     case kPortAny: return "ANY";
     default: return std::to_string(port);
   }
-}
-
-namespace {
-
-std::string FormatValue(FieldId id, const FieldValue& v) {
-  const FieldInfo& f = Field(id);
-  if (f.bytes == 6) {
-    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", v.b[0], v.b[1], v.b[2], v.b[3],
-                       v.b[4], v.b[5]);
-  }
-  if (f.bytes == 4 && (id == FieldId::kIpv4Src || id == FieldId::kIpv4Dst ||
-                       id == FieldId::kArpSpa || id == FieldId::kArpTpa)) {
-    return fmt::format("{}.{}.{}.{}", v.b[0], v.b[1], v.b[2], v.b[3]);
-  }
-  if (f.bytes == 16) {
-    std::string s;
-    for (int i = 0; i < 16; i += 2) {
-      if (i) s += ':';
-      s += fmt::format("{:x}", v.b[i] << 8 | v.b[i + 1]);
-    }
-    return s;
-  }
-  return fmt::format("{}", v.ToUint());
-}
-
-std::string FormatList(const OfActionList& l) {
-  std::string s;
-  for (const auto& a : l) {
-    if (!s.empty()) s += ',';
-    s += FormatAction(a);
-  }
-  return s;
-}
-
-}  // namespace
-
-std::string FormatAction(const OfAction& a) {
-  switch (a.type) {
-    case OfActionType::kOutput:
-      if (a.port == kPortController) return fmt::format("CONTROLLER:{}", a.max_len);
-      if (a.port > kPortMax) return FormatPort(a.port);
-      return fmt::format("output:{}", a.port);
-    case OfActionType::kGroup: return fmt::format("group:{}", a.group_id);
-    case OfActionType::kSetField:
-      return fmt::format("set_field:{}->{}", FormatValue(a.field, a.value), Field(a.field).name);
-    case OfActionType::kPushVlan: return fmt::format("push_vlan:0x{:04x}", a.ethertype);
-    case OfActionType::kPopVlan: return "pop_vlan";
-    case OfActionType::kDecTtl: return "dec_ttl";
-    case OfActionType::kSetQueue: return fmt::format("set_queue:{}", a.queue_id);
-  }
-  return "?";
-}
-
-std::string FormatInstructions(const Instructions& i) {
-  std::vector<std::string> parts;
-  if (i.meter) parts.push_back(fmt::format("meter:{}", *i.meter));
-  if (i.has_apply) parts.push_back(i.apply.empty() ? std::string("drop") : FormatList(i.apply));
-  if (i.clear_actions) parts.push_back("clear_actions");
-  if (i.write) parts.push_back("write_actions(" + FormatList(*i.write) + ")");
-  if (i.has_write_metadata) {
-    parts.push_back(fmt::format("write_metadata:0x{:x}/0x{:x}", i.metadata, i.metadata_mask));
-  }
-  if (i.goto_table) parts.push_back(fmt::format("goto_table:{}", *i.goto_table));
-  if (parts.empty()) return "drop";
-  std::string s;
-  for (const auto& p : parts) {
-    if (!s.empty()) s += ',';
-    s += p;
-  }
-  return s;
 }
 
 }  // namespace sluice::ofproto

@@ -140,10 +140,8 @@ struct Instructions {
   bool UsesGroup(uint32_t group_id) const;
 };
 
-// ovs-ofctl-style text, for logs, dump views and tests:
-// "output:2,set_field:10.0.0.1->ipv4_dst,goto_table:1".
-std::string FormatAction(const OfAction& a);
-std::string FormatInstructions(const Instructions& insts);
-std::string FormatPort(uint32_t port);  // "2", "NORMAL", "CONTROLLER", ...
+// "2", "NORMAL", "CONTROLLER", ... Other text forms (ovs-ofctl syntax) are
+// in ofctl_parse.h.
+std::string FormatPort(uint32_t port);
 
 }  // namespace sluice::ofproto

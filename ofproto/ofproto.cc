@@ -238,7 +238,14 @@ std::vector<std::string> Ofproto::Trace(const OfFlow& flow) {
     std::shared_lock lock(mu_);
     XlateEnv env = EnvLocked();
     env.learn = false;  // a trace must not learn
-    lines.push_back("flow: " + dp::FormatMatch(flow.dp, dp::ExactMask()));
+    // Show the fields the flow sets (non-zero bytes), not 128 bytes of zeros.
+    dp::FlowMask shown;
+    shown.Clear();
+    const auto* in = reinterpret_cast<const uint8_t*>(&flow.dp);
+    auto* out = reinterpret_cast<uint8_t*>(&shown);
+    for (size_t i = 0; i < sizeof(dp::FlowKey); ++i) out[i] = in[i] ? 0xff : 0;
+    shown.in_port = 0xffffffff;
+    lines.push_back("flow: " + dp::FormatMatch(flow.dp, shown));
     Xlate(env, flow, &r);
   }
   alignas(64) dp::FlowKey masked;

@@ -7,6 +7,7 @@
 
 #include "datapath/flow/flow_format.h"
 #include "datapath/util/hash.h"
+#include "ofproto/ofctl_parse.h"
 
 namespace sluice::ofproto {
 
@@ -73,7 +74,7 @@ class Translator {
   void Run() {
     RunPipeline(0);
     if (!Failed() && !action_set_.empty()) {
-      if (out_->trace) Trace("action set: {}", FormatList(action_set_.ActionSetOrder()));
+      if (out_->trace) Trace("action set: {}", FormatOfActions(action_set_.ActionSetOrder()));
       DoActions(action_set_.ActionSetOrder(), 0);
     }
     if (Failed()) {
@@ -90,14 +91,6 @@ class Translator {
       line += fmt::format(f, std::forward<Args>(args)...);
       out_->trace->push_back(std::move(line));
     }
-  }
-  static std::string FormatList(const OfActionList& l) {
-    std::string s;
-    for (const auto& a : l) {
-      if (!s.empty()) s += ',';
-      s += FormatAction(a);
-    }
-    return s.empty() ? "drop" : s;
   }
   bool Failed() const { return out_->error != XlateResult::Error::kNone; }
   void Fail(XlateResult::Error e) {
@@ -121,7 +114,7 @@ class Translator {
       if (out_->trace) {  // the formatting is costly: only when tracing
         Trace("table {}: priority {} {} cookie {:#x} -> {}", table, rule->priority(),
               dp::FormatMatch(rule->match().value.dp, rule->match().mask.dp), rule->cookie,
-              FormatInstructions(rule->insts));
+              FormatOfInstructions(rule->insts));
       }
       current_cookie_ = rule->cookie;
       current_table_ = table;
@@ -153,7 +146,7 @@ class Translator {
         case OfActionType::kSetField:
           SetField(&flow_, a.field, a.value);
           Unwildcard(a.field);
-          if (out_->trace) Trace("set {} = {}", Field(a.field).name, FormatAction(a));
+          if (out_->trace) Trace("{}", FormatOfActions({a}));
           break;
         case OfActionType::kPushVlan: {
           out_->wc.dp.vlan[0].tci = Be16(0xffff);

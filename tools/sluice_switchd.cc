@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   app.add_option("--emc-insert-inv-prob", o.emc_insert_inv_prob,
                  "insert into the exact-match cache 1 in N times (0 = never)")->capture_default_str();
   app.add_option("--port", o.ports, "NAME=DEVARGS, e.g. p0=net_pcap0,rx_pcap=in.pcap,infinite_rx=1 (ports are numbered 1, 2, ... in order)");
-  app.add_option("--flow", o.flows, "a megaflow: 'MATCH actions:ACTIONS', e.g. 'in_port(1),eth_type(0x0800) actions:2'");
+  app.add_option("--of-flow", o.of_flows, "an OpenFlow rule for bridge br0, ovs-ofctl syntax, e.g. 'priority=10,ip,in_port=1,actions=output:2'");
+  app.add_option("--of-group", o.of_groups, "an OpenFlow group for br0, e.g. 'group_id=1,type=select,bucket=actions=output:2,bucket=actions=output:3'");
+  app.add_option("--flow", o.flows, "a datapath megaflow 'MATCH actions:ACTIONS', e.g. 'in_port(1),eth_type(0x0800) actions:2' (turns the OpenFlow slow path off)");
   app.add_option("--stats-interval", o.stats_interval_s, "seconds between statistics (0 = none)")->capture_default_str();
   app.add_option("--stats-format", o.stats_format, "text or json (one object per line)")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();

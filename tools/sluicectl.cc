@@ -13,8 +13,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> command;
   CLI::App app{
       "sluicectl: control and inspect Sluice.\n"
-      "Runtime commands (sent to sluice-switchd): help, pmd-stats, pmd-stats-clear, pmd-rxq-show,\n"
-      "pmd-rebalance, show, dump-flows, add-flow 'MATCH actions:ACTIONS', del-flow 'MATCH', del-flows"};
+      "Runtime commands (sent to sluice-switchd; 'sluicectl help' lists them all):\n"
+      "  pmd-stats, pmd-rxq-show, pmd-rebalance, show, upcall-stats, fdb/show,\n"
+      "  dump-flows [BRIDGE [MATCH]], add-flow BRIDGE FLOW, mod-flows BRIDGE FLOW, del-flows BRIDGE [MATCH],\n"
+      "  add-group BRIDGE GROUP, del-groups BRIDGE, dump-groups BRIDGE, dump-tables BRIDGE,\n"
+      "  trace BRIDGE FLOW, dpctl/dump-flows, dpctl/add-flow, dpctl/del-flow, dpctl/del-flows"};
   app.add_option("--ctl", ctl, "sluice-switchd's management socket")->capture_default_str();
   app.add_option("--format,-f", format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   app.add_option("--timeout,-t", timeout, "seconds to wait for an answer")->capture_default_str();

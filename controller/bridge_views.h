@@ -1,0 +1,18 @@
+#pragma once
+// What: the management-socket commands that show and change a bridge's
+// OpenFlow side (ovs-ofctl's and ovs-appctl's bridge commands, in spirit):
+// dump-flows/add-flow/mod-flows/del-flows, add-group/del-groups/dump-groups,
+// dump-tables, trace, fdb/show, upcall-stats. Flows and groups use
+// ovs-ofctl's text syntax (ofproto/ofctl_parse.h).
+
+#include "controller/mgmt_server.h"
+#include "datapath/dpif/datapath.h"
+#include "ofproto/ofproto.h"
+
+namespace sluice::ctl {
+
+// Registers the bridge commands for `br`. `dump-flows` with no bridge name
+// shows the datapath's megaflows (also `dpctl/dump-flows`).
+void RegisterBridgeViews(MgmtServer* server, dp::Datapath* dp, ofproto::Ofproto* br);
+
+}  // namespace sluice::ctl
