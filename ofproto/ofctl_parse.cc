@@ -136,19 +136,7 @@ bool SplitAction(string_view item, string_view* name, string_view* arg, bool* ha
 }
 
 // A decimal or 0x-hex unsigned integer (the whole text).
-bool ParseU64(string_view s, uint64_t* out) {
-  int base = 10;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    base = 16;
-    s.remove_prefix(2);
-  }
-  if (s.empty()) return false;
-  uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-  if (ec != std::errc() || ptr != s.data() + s.size()) return false;
-  *out = v;
-  return true;
-}
+bool ParseU64(string_view s, uint64_t* out) { return dp::text::ParseUint(s, out); }
 
 bool ParseBounded(string_view s, uint64_t max, uint64_t* out) {
   return ParseU64(s, out) && *out <= max;

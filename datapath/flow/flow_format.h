@@ -117,8 +117,8 @@ bool ParseEthAddr(std::string_view text, EthAddr* addr);
 bool ParseIpv4(std::string_view text, be32* addr);
 bool ParseIpv6(std::string_view text, uint8_t addr[16]);
 
-// The field codec shared by flow_format.cc and actions_format.cc. Not meant
-// for other callers.
+// The field codec shared by flow_format.cc and actions_format.cc (and its
+// number parser by ofproto's ovs-ofctl syntax).
 namespace text {
 
 enum class FieldKind : uint8_t {
