@@ -99,6 +99,9 @@ OfpResult FlowTables::Validate(const FlowMod& fm) const {
     return MakeError(ofperr::kBadInstruction, ofperr::kBadInstBadTableId,
                      "goto_table past the last table");
   }
+  if (fm.insts.meter && validator_.meter) {
+    if (OfpResult e = validator_.meter(*fm.insts.meter)) return e;
+  }
   OfpResult err;
   if (!ListOk(fm.insts.apply, validator_, &err)) return err;
   if (fm.insts.write && !ListOk(*fm.insts.write, validator_, &err)) return err;
@@ -263,6 +266,16 @@ void FlowTables::RemoveRulesUsingGroup(uint32_t group_id, std::vector<FlowRemove
     }
   }
   for (auto& r : victims) Remove(r, RemovedReason::kGroupDelete, removed);
+}
+
+void FlowTables::RemoveRulesUsingMeter(uint32_t meter_id, std::vector<FlowRemoved>* removed) {
+  std::vector<OfRulePtr> victims;
+  for (const auto& t : tables_) {
+    for (const auto& [p, r] : t->rules) {
+      if (r->insts.meter && *r->insts.meter == meter_id) victims.push_back(r);
+    }
+  }
+  for (auto& r : victims) Remove(r, RemovedReason::kDelete, removed);
 }
 
 TableStats FlowTables::Stats(uint8_t table) const {

@@ -94,11 +94,13 @@ struct TableStats {
   uint64_t lookups = 0, matched = 0;
 };
 
-// Checks an output port / group id used by an instruction; returns an
-// error for ones that do not exist. Both default to accepting everything.
+// Checks an output port / group id / meter id used by an instruction;
+// returns an error for ones that do not exist. All default to accepting
+// everything.
 struct Validator {
   std::function<OfpResult(uint32_t port)> port;
   std::function<OfpResult(uint32_t group)> group;
+  std::function<OfpResult(uint32_t meter)> meter;
 };
 
 class FlowTables {
@@ -126,6 +128,9 @@ class FlowTables {
   void ExpireTimeouts(uint64_t now_ms, std::vector<FlowRemoved>* removed);
   // Removes every rule that outputs to group `group_id` (group deleted).
   void RemoveRulesUsingGroup(uint32_t group_id, std::vector<FlowRemoved>* removed);
+  // Removes every rule whose meter instruction names `meter_id` (meter
+  // deleted; reason kDelete, OpenFlow 1.3 has no meter-delete reason).
+  void RemoveRulesUsingMeter(uint32_t meter_id, std::vector<FlowRemoved>* removed);
 
   TableStats Stats(uint8_t table) const;
   size_t size() const;

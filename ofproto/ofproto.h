@@ -1,7 +1,8 @@
 #pragma once
 // What: Ofproto, one bridge's OpenFlow side: its flow tables, groups, MAC
 // learning and ports, and the machinery that connects them to the datapath:
-// upcall handlers (a miss is translated, its megaflow installed and the
+// meters (configured here, enforced by the datapath's MeterTable), upcall
+// handlers (a miss is translated, its megaflow installed and the
 // packet executed), packet-in and packet-out, and the revalidator (megaflow
 // statistics flow into rules, stale megaflows are fixed or removed, idle
 // ones expire, rule timeouts fire). This is the C++ API the OpenFlow channel
@@ -30,7 +31,7 @@
 //      translation of its key.
 //
 // Thread-safety: every public method may be called from any thread. mu_
-// (shared) guards tables, groups and ports: translations take it shared,
+// (shared) guards tables, groups, meters and ports: translations take it shared,
 // changes take it exclusive. ukeys_ have their own mutex.
 
 #include <atomic>
@@ -48,6 +49,7 @@
 #include "ofproto/flow_table.h"
 #include "ofproto/group_table.h"
 #include "ofproto/mac_learning.h"
+#include "ofproto/meter_table.h"
 #include "ofproto/xlate.h"
 
 namespace sluice::ofproto {
@@ -72,6 +74,12 @@ struct PacketIn {
   uint8_t table_id = 0;
   uint64_t cookie = 0;
   uint64_t metadata = 0;
+};
+
+// A meter and its statistics (from the datapath).
+struct MeterInfo {
+  Meter meter;
+  dp::MeterStats stats;
 };
 
 struct OfprotoStats {
@@ -103,6 +111,9 @@ class Ofproto {
   // --- OpenFlow operations ---
   OfpResult FlowMod(const ofproto::FlowMod& fm);
   OfpResult GroupMod(const ofproto::GroupMod& gm);
+  // Adds, modifies or deletes meters (meter_table.h) and pushes the change
+  // to the datapath. Deleting a meter removes the rules that use it.
+  OfpResult MeterMod(const ofproto::MeterMod& mm);
   // Runs `actions` on a packet as if received on in_port (kPortController /
   // kPortLocal / 0 for "from the controller").
   OfpResult PacketOut(const uint8_t* data, uint32_t len, uint32_t in_port,
@@ -111,6 +122,7 @@ class Ofproto {
                                uint64_t cookie_mask, uint32_t out_port, uint32_t out_group) const;
   TableStats TableStatsOf(uint8_t table) const;
   std::vector<Group> Groups() const;
+  std::vector<MeterInfo> Meters() const;
 
   // Explains how `flow` would be processed (the engine of `sluicectl trace`).
   std::vector<std::string> Trace(const OfFlow& flow);
@@ -166,6 +178,7 @@ class Ofproto {
   mutable std::shared_mutex mu_;
   FlowTables tables_;
   GroupTable groups_;
+  MeterTable meters_;
   std::vector<XlatePort> ports_;  // sorted by ofport
   uint64_t ports_version_ = 0;
   bool miss_to_controller_ = false;

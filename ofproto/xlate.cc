@@ -120,7 +120,14 @@ class Translator {
       current_table_ = table;
       ++indent_;
       const Instructions& in = rule->insts;
-      // TODO(issue 3): meters; the meter instruction is accepted and not yet enforced.
+      // The meter instruction meters (and may drop or remark) the packets
+      // before anything of this rule's actions happens to them; the datapath
+      // enforces it (pmd/meter.h). Packets already output by earlier tables
+      // are not metered.
+      if (in.meter) {
+        Emit(DpAction::Meter(*in.meter));
+        if (out_->trace) Trace("meter:{}", *in.meter);
+      }
       if (in.has_apply) DoActions(in.apply, 0);
       if (in.clear_actions) action_set_.Clear();
       if (in.write) action_set_.Write(*in.write);

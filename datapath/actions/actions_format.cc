@@ -178,7 +178,8 @@ Status ParseOneAction(std::string_view item, DpAction* out) {
     return Status::Ok();
   }
   if (!has_args) {
-    if (name == "push_vlan" || name == "userspace" || name == "recirc" || name == "set") {
+    if (name == "push_vlan" || name == "userspace" || name == "recirc" || name == "meter" ||
+        name == "set") {
       return Status::Errorf("'{}': expected {}(...)", item, name);
     }
     return Status::Errorf("'{}': unknown action", item);
@@ -187,6 +188,10 @@ Status ParseOneAction(std::string_view item, DpAction* out) {
   if (name == "recirc") {
     *out = Blank(DpActionType::kRecirc);
     return ParseU32(item, args, "recirculation id", &out->recirc_id);
+  }
+  if (name == "meter") {
+    *out = Blank(DpActionType::kMeter);
+    return ParseU32(item, args, "meter id", &out->meter_id);
   }
   if (name == "userspace") {
     *out = Blank(DpActionType::kUserspace);
@@ -242,6 +247,8 @@ std::string FormatAction(const DpAction& a) {
       return "pop_vlan";
     case DpActionType::kRecirc:
       return a.recirc_id ? fmt::format("recirc({:#x})", a.recirc_id) : "recirc(0)";
+    case DpActionType::kMeter:
+      return fmt::format("meter({})", a.meter_id);
     case DpActionType::kSetEth:
     case DpActionType::kSetIpv4:
     case DpActionType::kSetIpv6:

@@ -10,6 +10,7 @@
 //   drop                       the empty list (and only it)
 //   userspace(cookie=0x1234)   kUserspace
 //   recirc(0x5)                kRecirc (recirc(0) for id 0)
+//   meter(7)                   kMeter (decimal meter id)
 //   push_vlan(vid=10,pcp=0)    kPushVlan; tpid=0x.... first when it is not
 //                              0x8100, cfi=0 last when tci lacks kVlanPresent
 //   pop_vlan                   kPopVlan

@@ -58,6 +58,12 @@ DpAction DpAction::Recirc(uint32_t recirc_id) {
   return a;
 }
 
+DpAction DpAction::Meter(uint32_t meter_id) {
+  DpAction a = Blank(DpActionType::kMeter);
+  a.meter_id = meter_id;
+  return a;
+}
+
 bool DpAction::operator==(const DpAction& o) const {
   if (type != o.type) return false;
   switch (type) {
@@ -81,6 +87,8 @@ bool DpAction::operator==(const DpAction& o) const {
       return SameBytes(l4, o.l4);
     case DpActionType::kRecirc:
       return recirc_id == o.recirc_id;
+    case DpActionType::kMeter:
+      return meter_id == o.meter_id;
   }
   return false;
 }

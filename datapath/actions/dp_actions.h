@@ -37,6 +37,7 @@ enum class DpActionType : uint8_t {
   kSetUdp,     // rewrite UDP ports under a mask (checksum updated unless zero)
   kSetSctp,    // rewrite SCTP ports under a mask (CRC32c recomputed)
   kRecirc,     // run the packet through the datapath again with `recirc_id`
+  kMeter,      // run the batch through meter `meter_id` (may drop or remark)
 };
 
 struct SetEth {
@@ -67,6 +68,7 @@ struct DpAction {
   union {
     uint32_t port;       // kOutput
     uint32_t recirc_id;  // kRecirc
+    uint32_t meter_id;   // kMeter
     Userspace userspace;
     PushVlan push_vlan;
     SetEth eth;
@@ -80,6 +82,7 @@ struct DpAction {
   static DpAction Push(be16 tpid, be16 tci);
   static DpAction Pop();
   static DpAction Recirc(uint32_t recirc_id);
+  static DpAction Meter(uint32_t meter_id);
   bool operator==(const DpAction& o) const;
 };
 

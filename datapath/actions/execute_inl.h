@@ -25,6 +25,15 @@
 //   - Whatever the executor still owns at the end is freed: that is drop.
 //     Dropped packets leave pkts[]/layouts[] compacted in order, so later
 //     actions see only live packets; both arrays are the caller's scratch.
+//   - Meters: kMeter hands the live packets (with their layouts) to the
+//     Sink's optional hook
+//       uint32_t Meter(uint32_t meter_id, rte_mbuf** pkts, PacketLayout* layouts, uint32_t n);
+//     which meters them (pmd/meter.h), frees the ones it drops, compacts the
+//     survivors to the front in order and returns how many survive; later
+//     actions see only those, and if none survive execution stops. Sinks
+//     without the hook pass packets unmetered. A meter may remark DSCP, so
+//     kMeter counts as an action that changes bytes (copies handed out
+//     before it are private, packets are made writable first).
 //   - Drop accounting: if the Sink has a member
 //       void Dropped(ExecDrop why, uint32_t n);
 //     it is told how many packets (or copies) were lost and why, once per
@@ -77,6 +86,7 @@ constexpr bool ModifiesPacket(DpActionType t) {
     case DpActionType::kSetTcp:
     case DpActionType::kSetUdp:
     case DpActionType::kSetSctp:
+    case DpActionType::kMeter:  // a dscp_remark band rewrites the IP header
       return true;
     default:
       return false;
@@ -210,6 +220,11 @@ void ExecuteActions(const DpActions& actions, rte_mbuf** pkts, PacketLayout* lay
       case DpActionType::kSetUdp:
       case DpActionType::kSetSctp:
         SetFieldsBatch(a, pkts, layouts, n);
+        break;
+      case DpActionType::kMeter:
+        if constexpr (requires { sink.Meter(a.meter_id, pkts, layouts, n); }) {
+          n = sink.Meter(a.meter_id, pkts, layouts, n);
+        }
         break;
     }
   }

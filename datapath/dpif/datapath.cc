@@ -45,7 +45,25 @@ Status Datapath::Init() {
   po.n_mbufs = options_.n_mbufs;
   pool_ = CreatePktPool(po, &st);
   if (pool_ == nullptr) return st;
+  meters_ = std::make_unique<MeterTable>();
   return SetPmdCores(options_.pmd_cores);
+}
+
+// --- Meters ---
+
+Status Datapath::MeterSet(const MeterConfig& config) {
+  if (!meters_) return Status::Error("datapath not initialised");
+  return meters_->Set(config);
+}
+
+Status Datapath::MeterDel(uint32_t id) {
+  if (!meters_) return Status::Error("datapath not initialised");
+  if (!meters_->Del(id)) return Status::Errorf("no meter {}", id);
+  return Status::Ok();
+}
+
+bool Datapath::MeterStats(uint32_t id, dp::MeterStats* out) const {
+  return meters_ && meters_->Stats(id, out);
 }
 
 // --- PMDs ---
@@ -105,6 +123,7 @@ Status Datapath::SetPmdCores(const std::vector<int>& cores) {
       po.emc_insert_inv_prob = options_.emc_insert_inv_prob;
       po.upcall_ring_size = options_.upcall_ring_size;
       po.upcall_rate_limit = options_.upcall_rate_limit;
+      po.meters = meters_.get();
       PmdSlot slot;
       slot.pmd = std::make_unique<Pmd>(po);
       pmds_.push_back(std::move(slot));

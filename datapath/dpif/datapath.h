@@ -13,6 +13,10 @@
 // of the command that released them, and are freed by Reclaim() once that
 // PMD's safe_seq() has passed it (pmd.h, "Reclamation protocol").
 //
+// The Datapath also owns the MeterTable (pmd/meter.h) that every PMD's
+// kMeter actions share; meters are changed directly in it (it has its own
+// per-meter locks), not through PMD commands.
+//
 // Receive queues are assigned to PMDs by measured load (cycles spent per rxq,
 // heaviest first, each to the least loaded PMD; round-robin for queues never
 // measured), on every port or PMD change and on Rebalance().
@@ -35,6 +39,7 @@
 #include <vector>
 
 #include "datapath/actions/dp_actions.h"
+#include "datapath/pmd/meter.h"
 #include "datapath/pmd/pmd.h"
 #include "datapath/port/port.h"
 
@@ -127,6 +132,13 @@ class Datapath {
   bool FlowGet(const Ufid& ufid, FlowInfo* info) const;
   size_t FlowCount() const;
 
+  // --- Meters ---
+  // Adds or replaces a meter (Init() must have run).
+  Status MeterSet(const MeterConfig& config);
+  Status MeterDel(uint32_t id);
+  // False when there is no such meter.
+  bool MeterStats(uint32_t id, dp::MeterStats* out) const;
+
   // --- Slow path ---
   // Pops the next upcall, round-robin over PMDs. The caller owns the packet.
   bool RecvUpcall(Upcall* out);
@@ -175,6 +187,7 @@ class Datapath {
   DatapathOptions options_;
   mutable std::mutex mu_;
   rte_mempool* pool_ = nullptr;
+  std::unique_ptr<MeterTable> meters_;  // created by Init(); read by the PMDs
   std::map<uint32_t, Port> ports_;  // by port_no
   std::vector<PmdSlot> pmds_;
   std::deque<Retired> retired_;

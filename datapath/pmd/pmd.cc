@@ -10,6 +10,7 @@
 
 #include "datapath/actions/execute.h"
 #include "datapath/packet/packet.h"
+#include "datapath/pmd/meter.h"
 #include "datapath/port/port.h"
 #include "datapath/util/hash.h"
 
@@ -71,6 +72,15 @@ class Pmd::Sink {
       ParseFlow(PacketData(pkts[i]), PacketHeadLen(pkts[i]), in_port_, &key, &layout);
       pmd_->QueueUpcall(pkts[i], key, layout, UpcallType::kUserspace, cookie);
     }
+  }
+
+  // Runs the batch through a meter (one lock per batch, see meter.h).
+  uint32_t Meter(uint32_t meter_id, rte_mbuf** pkts, PacketLayout* layouts, uint32_t n) {
+    MeterTable* meters = pmd_->options_.meters;
+    if (meters == nullptr) return n;
+    const uint32_t left = meters->Apply(meter_id, pkts, layouts, n, rte_rdtsc());
+    CounterAdd(pmd_->counters_.meter_drops, n - left);
+    return left;
   }
 
   // Packets the executor dropped (copy failed, no room to push a tag, ...).

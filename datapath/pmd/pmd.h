@@ -38,6 +38,8 @@
 //      counted in exactly one drop counter.
 //   2. No lock, allocation, syscall or virtual call per packet or per burst
 //      on the polling path (commands may allocate when they are applied).
+//      The one exception: a kMeter action takes its meter's spinlock once
+//      per flow batch (meters are shared by all PMDs; see meter.h).
 //   3. A megaflow is freed by the control side only when safe_seq() has
 //      passed its removal.
 //
@@ -65,6 +67,7 @@ struct rte_mbuf;
 namespace sluice::dp {
 
 class DpdkPort;
+class MeterTable;
 
 // One receive queue and its measured load. Owned by the Datapath; a PMD
 // polls the queues its current PmdPortConfig lists.
@@ -106,6 +109,7 @@ struct PmdPortConfig {
   X(no_port_drops, "packets output to a port that does not exist")               \
   X(action_drops, "packets dropped by their flow's actions")                     \
   X(recirc_drops, "packets dropped: recirculation too deep")                     \
+  X(meter_drops, "packets dropped by a meter band")                              \
   X(executed, "packets executed for the slow path")                               \
   X(emc_off_periods, "times the EMC was bypassed for hitting too rarely")  \
   X(flows, "megaflows installed")
@@ -145,6 +149,9 @@ struct PmdOptions {
   uint32_t upcall_ring_size = 4096;
   uint32_t command_ring_size = 65536;
   uint64_t upcall_rate_limit = 0;  // upcalls per second; 0 = only bounded by the ring
+  // Meters the kMeter action applies; shared by all PMDs, owned by the
+  // Datapath (outlives the PMD). nullptr: packets pass unmetered.
+  MeterTable* meters = nullptr;
 };
 
 struct PmdCommand {

@@ -99,6 +99,20 @@ TEST(ActionsFormat, UserspaceAndRecirc) {
   ExpectBoth({r}, "recirc(0)");
 }
 
+TEST(ActionsFormat, Meter) {
+  ExpectBoth({DpAction::Meter(7), Output(2)}, "meter(7),2");
+  ExpectBoth({DpAction::Meter(0)}, "meter(0)");
+  ExpectBoth({DpAction::Meter(4294967295u)}, "meter(4294967295)");
+  std::vector<DpAction> parsed;
+  ASSERT_TRUE(ParseActions("meter( 0x10 ),3", &parsed).ok());
+  EXPECT_EQ(FormatActions(parsed), "meter(16),3");
+  Status st = ParseActions("meter()", &parsed);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("bad meter id"), std::string::npos) << st.message();
+  st = ParseActions("meter", &parsed);
+  EXPECT_NE(st.message().find("expected meter(...)"), std::string::npos) << st.message();
+}
+
 TEST(ActionsFormat, SetActions) {
   DpAction ip = Blank(DpActionType::kSetIpv4);
   ip.ipv4.dst = Ip("10.0.0.2");
@@ -377,7 +391,7 @@ void RandomMasked(std::mt19937_64& rng, T* value, T* mask) {
 }
 
 DpAction RandomAction(std::mt19937_64& rng) {
-  auto type = static_cast<DpActionType>(rng() % (static_cast<int>(DpActionType::kRecirc) + 1));
+  auto type = static_cast<DpActionType>(rng() % (static_cast<int>(DpActionType::kMeter) + 1));
   DpAction a = Blank(type);
   switch (type) {
     case DpActionType::kOutput:
@@ -417,6 +431,9 @@ DpAction RandomAction(std::mt19937_64& rng) {
       break;
     case DpActionType::kRecirc:
       a.recirc_id = static_cast<uint32_t>(rng());
+      break;
+    case DpActionType::kMeter:
+      a.meter_id = static_cast<uint32_t>(rng());
       break;
   }
   return a;

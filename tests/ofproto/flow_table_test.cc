@@ -162,7 +162,7 @@ TEST(FlowTables, Errors) {
                      if (p > 10) return MakeError(ofperr::kBadAction, ofperr::kBadActionBadOutPort, "no port");
                      return std::nullopt;
                    },
-                   nullptr});
+                   nullptr, nullptr});
   EXPECT_TRUE(t.Apply(Add(0, OfMatch::CatchAll(), 1, 11), 0, &removed));
   EXPECT_FALSE(t.Apply(Add(0, OfMatch::CatchAll(), 1, 10), 0, &removed));
   // Overlap check.

@@ -230,5 +230,66 @@ TEST_F(OfprotoTest, RunningThreads) {
   dp_->StopPmds();
 }
 
+TEST_F(OfprotoTest, MeterLimitsBackToBackPackets) {
+  // A pktps meter, rate 10, burst 10: of 100 back-to-back packets about 10
+  // pass (the test takes milliseconds, worth well under one more token).
+  ofproto::MeterMod mm;
+  mm.command = MeterMod::Command::kAdd;
+  mm.meter_id = 7;
+  mm.flags = kMeterFlagPktps | kMeterFlagBurst | kMeterFlagStats;
+  MeterBandSpec band;
+  band.type = MeterBandSpec::kDrop;
+  band.rate = 10;
+  band.burst_size = 10;
+  mm.bands = {band};
+  ASSERT_FALSE(of_->MeterMod(mm));
+  OfpResult again = of_->MeterMod(mm);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->code, ofperr::kMeterExists);
+
+  ofproto::FlowMod fm;
+  fm.match = M({{FieldId::kInPort, 1}});
+  fm.priority = 10;
+  fm.insts = Instructions::Apply({OfAction::Output(2)});
+  fm.insts.meter = 8;  // no such meter
+  OfpResult e = of_->FlowMod(fm);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->type, ofperr::kMeterModFailed);
+  EXPECT_EQ(e->code, ofperr::kMeterUnknown);
+  fm.insts.meter = 7;
+  e = of_->FlowMod(fm);
+  ASSERT_FALSE(e) << e->message;
+
+  std::vector<std::vector<uint8_t>> frames(100, UdpFrame(0x0a000001, 0x0a000002, 1000, 53));
+  for (int i = 0; i < 4; ++i) {
+    ports_[0].Inject(dp_->pool(),
+                     std::vector<std::vector<uint8_t>>(frames.begin() + i * 25,
+                                                       frames.begin() + (i + 1) * 25));
+    Pump();
+  }
+  const size_t passed = ports_[1].Drain().size();
+  EXPECT_GE(passed, 10u);
+  EXPECT_LE(passed, 11u);
+  auto flows = dp_->FlowDump();
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(dp::FormatActions(flows[0].actions->actions()), "meter(7),2");
+  EXPECT_EQ(Counters().meter_drops, 100u - passed);
+
+  std::vector<MeterInfo> meters = of_->Meters();
+  ASSERT_EQ(meters.size(), 1u);
+  EXPECT_EQ(meters[0].meter.id, 7u);
+  EXPECT_EQ(meters[0].stats.packets_in, 100u);
+  ASSERT_EQ(meters[0].stats.bands.size(), 1u);
+  EXPECT_EQ(meters[0].stats.bands[0].packets, 100u - passed);
+
+  // Deleting the meter deletes the rule that uses it.
+  mm.command = MeterMod::Command::kDelete;
+  ASSERT_FALSE(of_->MeterMod(mm));
+  EXPECT_TRUE(of_->Meters().empty());
+  EXPECT_TRUE(of_->Flows(0, OfMatch::CatchAll(), 0, 0, kPortAny, kGroupAny).empty());
+  dp::MeterStats s;
+  EXPECT_FALSE(dp_->MeterStats(7, &s));
+}
+
 }  // namespace
 }  // namespace sluice::ofproto
