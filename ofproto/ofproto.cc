@@ -392,6 +392,7 @@ void Ofproto::HandleUpcall(dp::Upcall& u) {
       k.rules = r.rules;
       k.groups = r.groups;
       k.version = version;
+      k.created_ms = options_.clock();
     }
   }
   {
@@ -414,63 +415,74 @@ void Ofproto::Revalidate() {
   EmitRemoved(removed);
   mac_.Expire(t0);
 
-  std::vector<dp::FlowInfo> flows = dp_->FlowDump();
-  uint64_t version;
-  XlateEnv env;
-  uint64_t revalidated = 0, modified = 0, idle = 0, stale = 0;
-  std::lock_guard ulock(ukey_mu_);
-  std::unordered_map<UkeyId, const dp::FlowInfo*, UkeyIdHash> present;
+  // The pass works in chunks of kChunk megaflows, taking ukey_mu_ (and the
+  // datapath's lock) only per chunk, so that handlers installing new
+  // megaflows are never held up for a whole pass.
+  constexpr size_t kChunk = 512;
+  std::vector<dp::FlowStatsInfo> flows = dp_->FlowStatsDump();
+  std::unordered_map<UkeyId, const dp::FlowStatsInfo*, UkeyIdHash> present;
+  present.reserve(flows.size());
   for (const auto& f : flows) present.emplace(UkeyId{f.ufid, f.pmd}, &f);
-
-  for (auto it = ukeys_.begin(); it != ukeys_.end();) {
-    Ukey& k = it->second;
-    auto p = present.find(it->first);
-    if (p == present.end()) {  // the megaflow vanished (flushed, PMDs replaced)
-      it = ukeys_.erase(it);
-      continue;
-    }
-    const dp::FlowInfo& f = *p->second;
-    // Statistics: credit what is new since the last pass.
-    uint64_t dp_pkts = f.packets >= k.packets ? f.packets - k.packets : f.packets;
-    uint64_t dp_bytes = f.bytes >= k.bytes ? f.bytes - k.bytes : f.bytes;
-    if (dp_pkts) {
-      for (const auto& rule : k.rules) rule->AddStats(dp_pkts, dp_bytes, f.used_ms);
-    }
-    k.packets = f.packets;
-    k.bytes = f.bytes;
-    uint64_t last = std::max(f.used_ms, f.created_ms);
-    if (t0 >= last + options_.megaflow_idle_ms) {
-      dp_->FlowDel(k.ufid, k.pmd).ok();
-      it = ukeys_.erase(it);
-      ++idle;
-      continue;
-    }
-    {
-      std::shared_lock lock(mu_);
-      version = InputsVersionLocked();
-      if (k.version != version) {
-        XlateResult r;
-        env = EnvLocked();
-        env.learn = false;  // re-translation must not learn
-        Xlate(env, FlowFromKey(k.key), &r);
-        ++revalidated;
-        if (!(r.wc.dp == k.mask)) {
-          dp_->FlowDel(k.ufid, k.pmd).ok();
-          it = ukeys_.erase(it);
-          ++stale;
-          continue;
-        }
-        if (r.actions != k.actions) {
-          dp_->FlowPut(k.key, k.mask, std::make_shared<const dp::DpActions>(r.actions), k.pmd).ok();
-          k.actions = r.actions;
-          ++modified;
-        }
-        k.rules = r.rules;
-        k.groups = r.groups;
-        k.version = version;
+  std::vector<UkeyId> ids;
+  {
+    std::lock_guard ulock(ukey_mu_);
+    ids.reserve(ukeys_.size());
+    for (const auto& [id, k] : ukeys_) ids.push_back(id);
+  }
+  uint64_t revalidated = 0, modified = 0, idle = 0, stale = 0;
+  for (size_t start = 0; start < ids.size(); start += kChunk) {
+    std::lock_guard ulock(ukey_mu_);
+    for (size_t i = start; i < std::min(ids.size(), start + kChunk); ++i) {
+      auto it = ukeys_.find(ids[i]);
+      if (it == ukeys_.end()) continue;
+      Ukey& k = it->second;
+      auto p = present.find(it->first);
+      if (p == present.end()) {
+        // Not in this dump: it vanished (flushed, PMDs replaced), or a handler
+        // installed it after the dump; keep the young ones.
+        if (k.created_ms >= t0) continue;
+        ukeys_.erase(it);
+        continue;
       }
+      const dp::FlowStatsInfo& f = *p->second;
+      // Statistics: credit what is new since the last pass.
+      uint64_t dp_pkts = f.packets >= k.packets ? f.packets - k.packets : f.packets;
+      uint64_t dp_bytes = f.bytes >= k.bytes ? f.bytes - k.bytes : f.bytes;
+      if (dp_pkts) {
+        for (const auto& rule : k.rules) rule->AddStats(dp_pkts, dp_bytes, f.used_ms);
+      }
+      k.packets = f.packets;
+      k.bytes = f.bytes;
+      uint64_t last = std::max(f.used_ms, f.created_ms);
+      if (t0 >= last + options_.megaflow_idle_ms) {
+        dp_->FlowDel(k.ufid, k.pmd).ok();
+        ukeys_.erase(it);
+        ++idle;
+        continue;
+      }
+      std::shared_lock lock(mu_);
+      uint64_t version = InputsVersionLocked();
+      if (k.version == version) continue;
+      XlateResult r;
+      XlateEnv env = EnvLocked();
+      env.learn = false;  // re-translation must not learn
+      Xlate(env, FlowFromKey(k.key), &r);
+      ++revalidated;
+      if (!(r.wc.dp == k.mask)) {
+        dp_->FlowDel(k.ufid, k.pmd).ok();
+        ukeys_.erase(it);
+        ++stale;
+        continue;
+      }
+      if (r.actions != k.actions) {
+        dp_->FlowPut(k.key, k.mask, std::make_shared<const dp::DpActions>(r.actions), k.pmd).ok();
+        k.actions = r.actions;
+        ++modified;
+      }
+      k.rules = r.rules;
+      k.groups = r.groups;
+      k.version = version;
     }
-    ++it;
   }
 
   uint64_t dt = options_.clock() - t0;

@@ -153,6 +153,7 @@ class Ofproto {
     std::vector<uint32_t> groups;
     uint64_t packets = 0, bytes = 0;  // already credited to the rules
     uint64_t version = 0;             // InputsVersion() when translated
+    uint64_t created_ms = 0;
   };
   struct UkeyId {
     dp::Ufid ufid;

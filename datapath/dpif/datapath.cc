@@ -453,6 +453,22 @@ std::vector<FlowInfo> Datapath::FlowDump() const {
   return out;
 }
 
+std::vector<FlowStatsInfo> Datapath::FlowStatsDump() const {
+  std::lock_guard lock(mu_);
+  std::vector<FlowStatsInfo> out;
+  size_t n = 0;
+  for (const auto& slot : pmds_) n += slot.flows.size();
+  out.reserve(n);
+  for (const auto& slot : pmds_) {
+    for (const auto& [u, f] : slot.flows) {
+      out.push_back(FlowStatsInfo{f->ufid, f->pmd_index, f->stats.packets.load(std::memory_order_relaxed),
+                                  f->stats.bytes.load(std::memory_order_relaxed),
+                                  f->stats.used_ms.load(std::memory_order_relaxed), f->created_ms});
+    }
+  }
+  return out;
+}
+
 bool Datapath::FlowGet(const Ufid& ufid, FlowInfo* info) const {
   std::lock_guard lock(mu_);
   bool found = false;

@@ -73,6 +73,14 @@ struct FlowInfo {
   uint16_t tcp_flags = 0;
 };
 
+// A megaflow's identity and counters only (what the revalidator needs every
+// pass: a sixth of FlowInfo's size).
+struct FlowStatsInfo {
+  Ufid ufid;
+  int pmd = 0;
+  uint64_t packets = 0, bytes = 0, used_ms = 0, created_ms = 0;
+};
+
 struct RxqInfo {
   std::string port;
   uint16_t queue = 0;
@@ -128,6 +136,7 @@ class Datapath {
   Status FlowDel(const Ufid& ufid, int pmd = kAllPmds);
   void FlowFlush();
   std::vector<FlowInfo> FlowDump() const;
+  std::vector<FlowStatsInfo> FlowStatsDump() const;
   // Statistics of one ufid summed over PMDs. False when no PMD has it.
   bool FlowGet(const Ufid& ufid, FlowInfo* info) const;
   size_t FlowCount() const;
