@@ -9,6 +9,19 @@ constexpr uint32_t kGroupMax = 0xffffff00;
 constexpr int kMaxChain = 32;
 }  // namespace
 
+Group Group::Snapshot() const {
+  Group g = *this;
+  if (counters) {
+    g.packets = counters->packets.load(std::memory_order_relaxed);
+    g.bytes = counters->bytes.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < g.buckets.size() && i < counters->bucket_packets.size(); ++i) {
+      g.buckets[i].packets = counters->bucket_packets[i].load(std::memory_order_relaxed);
+      g.buckets[i].bytes = counters->bucket_bytes[i].load(std::memory_order_relaxed);
+    }
+  }
+  return g;
+}
+
 const Group* GroupTable::Find(uint32_t id) const {
   auto it = groups_.find(id);
   return it == groups_.end() ? nullptr : &it->second;
@@ -87,6 +100,13 @@ OfpResult GroupTable::Apply(const GroupMod& gm, uint64_t now_ms, std::vector<uin
   g.type = gm.type;
   g.buckets = gm.buckets;
   g.created_ms = exists ? groups_[gm.group_id].created_ms : now_ms;
+  // OpenFlow: a modified group's counters carry on for the group; its
+  // buckets are new, so theirs start from zero.
+  g.counters = std::make_shared<GroupCounters>(g.buckets.size());
+  if (exists && groups_[gm.group_id].counters) {
+    g.counters->packets = groups_[gm.group_id].counters->packets.load();
+    g.counters->bytes = groups_[gm.group_id].counters->bytes.load();
+  }
   groups_[gm.group_id] = std::move(g);
   ++version_;
   return std::nullopt;

@@ -8,8 +8,10 @@
 //
 // Thread-safety: not thread-safe; the Ofproto serialises access.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "ofproto/of_actions.h"
@@ -32,11 +34,31 @@ struct Bucket {
   }
 };
 
+// A group's counters, shared by every copy of its Group value and credited
+// by the revalidator (relaxed atomics; readers may see a pass half done).
+struct GroupCounters {
+  explicit GroupCounters(size_t n_buckets) : bucket_packets(n_buckets), bucket_bytes(n_buckets) {}
+  std::atomic<uint64_t> packets{0}, bytes{0};
+  std::vector<std::atomic<uint64_t>> bucket_packets, bucket_bytes;
+  void Add(int bucket, uint64_t p, uint64_t b) {
+    packets.fetch_add(p, std::memory_order_relaxed);
+    bytes.fetch_add(b, std::memory_order_relaxed);
+    if (bucket >= 0 && static_cast<size_t>(bucket) < bucket_packets.size()) {
+      bucket_packets[bucket].fetch_add(p, std::memory_order_relaxed);
+      bucket_bytes[bucket].fetch_add(b, std::memory_order_relaxed);
+    }
+  }
+};
+
 struct Group {
   uint32_t id = 0;
   GroupType type = GroupType::kAll;
   std::vector<Bucket> buckets;
-  uint64_t packets = 0, bytes = 0, created_ms = 0;
+  uint64_t packets = 0, bytes = 0, created_ms = 0;  // a snapshot, see Snapshot()
+  std::shared_ptr<GroupCounters> counters;
+
+  // A copy with packets/bytes (group and buckets) filled from the counters.
+  Group Snapshot() const;
 };
 
 struct GroupMod {

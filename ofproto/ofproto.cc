@@ -276,8 +276,26 @@ TableStats Ofproto::TableStatsOf(uint8_t table) const {
 std::vector<Group> Ofproto::Groups() const {
   std::shared_lock lock(mu_);
   std::vector<Group> out;
-  for (const auto& [id, g] : groups_.groups()) out.push_back(g);
+  for (const auto& [id, g] : groups_.groups()) out.push_back(g.Snapshot());
   return out;
+}
+
+void Ofproto::CreditGroups(const std::vector<std::pair<uint32_t, int>>& groups, uint64_t packets,
+                           uint64_t bytes) {
+  std::shared_lock lock(mu_);
+  for (auto [id, bucket] : groups) {
+    const Group* g = groups_.Find(id);
+    if (!g || !g->counters) continue;  // deleted since the translation
+    if (bucket == -2) {
+      g->counters->Add(-1, packets, bytes);
+      for (size_t b = 0; b < g->buckets.size(); ++b) {
+        g->counters->bucket_packets[b].fetch_add(packets, std::memory_order_relaxed);
+        g->counters->bucket_bytes[b].fetch_add(bytes, std::memory_order_relaxed);
+      }
+    } else {
+      g->counters->Add(bucket, packets, bytes);
+    }
+  }
 }
 
 std::vector<std::string> Ofproto::Trace(const OfFlow& flow) {
@@ -450,6 +468,7 @@ void Ofproto::Revalidate() {
       uint64_t dp_bytes = f.bytes >= k.bytes ? f.bytes - k.bytes : f.bytes;
       if (dp_pkts) {
         for (const auto& rule : k.rules) rule->AddStats(dp_pkts, dp_bytes, f.used_ms);
+        if (!k.groups.empty()) CreditGroups(k.groups, dp_pkts, dp_bytes);
       }
       k.packets = f.packets;
       k.bytes = f.bytes;

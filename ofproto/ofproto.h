@@ -150,7 +150,7 @@ class Ofproto {
     dp::FlowMask mask;
     std::vector<dp::DpAction> actions;
     std::vector<OfRulePtr> rules;
-    std::vector<uint32_t> groups;
+    std::vector<std::pair<uint32_t, int>> groups;  // (group id, bucket) executed
     uint64_t packets = 0, bytes = 0;  // already credited to the rules
     uint64_t version = 0;             // InputsVersion() when translated
     uint64_t created_ms = 0;
@@ -172,6 +172,8 @@ class Ofproto {
   void HandlerMain();
   void RevalidatorMain();
   void EmitRemoved(std::vector<FlowRemoved>& removed);
+  void CreditGroups(const std::vector<std::pair<uint32_t, int>>& groups, uint64_t packets,
+                    uint64_t bytes);
 
   dp::Datapath* dp_;
   OfprotoOptions options_;

@@ -328,23 +328,30 @@ class Translator {
       Trace("group {}: no such group: drop", id);
       return;
     }
-    out_->groups.push_back(id);
+    size_t slot = out_->groups.size();
+    out_->groups.emplace_back(id, -1);
     Trace("group {} ({} buckets)", id, g->buckets.size());
     ++indent_;
     switch (g->type) {
       case GroupType::kAll:
+        out_->groups[slot].second = -2;  // every bucket
         for (const auto& b : g->buckets) Bucket(b, depth);
         break;
       case GroupType::kIndirect:
-        if (!g->buckets.empty()) Bucket(g->buckets[0], depth);
+        if (!g->buckets.empty()) {
+          out_->groups[slot].second = 0;
+          Bucket(g->buckets[0], depth);
+        }
         break;
       case GroupType::kSelect: {
         uint64_t total = 0;
         for (const auto& b : g->buckets) total += b.weight;
         if (total == 0) break;
         uint64_t pick = SelectHash() % total;
-        for (const auto& b : g->buckets) {
+        for (size_t bi = 0; bi < g->buckets.size(); ++bi) {
+          const auto& b = g->buckets[bi];
           if (pick < b.weight) {
+            out_->groups[slot].second = static_cast<int>(bi);
             Bucket(b, depth);
             break;
           }
@@ -353,10 +360,12 @@ class Translator {
         break;
       }
       case GroupType::kFastFailover:
-        for (const auto& b : g->buckets) {
+        for (size_t bi = 0; bi < g->buckets.size(); ++bi) {
+          const auto& b = g->buckets[bi];
           const XlatePort* p = b.watch_port == kPortAny ? nullptr : env_.Port(b.watch_port);
           bool live = b.watch_port == kPortAny ? true : (p && p->live);
           if (live) {
+            out_->groups[slot].second = static_cast<int>(bi);
             Bucket(b, depth);
             break;
           }

@@ -81,7 +81,8 @@ struct XlateResult {
   std::vector<dp::DpAction> actions;
   OfMask wc;
   std::vector<OfRulePtr> rules;
-  std::vector<uint32_t> groups;  // groups executed (for statistics)
+  // Groups executed and the bucket each ran (-1: none, -2: all), for statistics.
+  std::vector<std::pair<uint32_t, int>> groups;
   enum class Error : uint8_t { kNone, kTooManyActions, kGroupTooDeep, kUnsupportedSet } error =
       Error::kNone;
   bool learned = false;  // NORMAL learned or moved a MAC

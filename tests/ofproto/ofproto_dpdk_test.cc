@@ -293,3 +293,34 @@ TEST_F(OfprotoTest, MeterLimitsBackToBackPackets) {
 
 }  // namespace
 }  // namespace sluice::ofproto
+
+namespace sluice::ofproto {
+namespace {
+
+TEST_F(OfprotoTest, GroupAndBucketCounters) {
+  GroupMod sel;
+  sel.group_id = 4;
+  sel.type = GroupType::kAll;
+  sel.buckets = {Bucket{0, kPortAny, kGroupAny, {OfAction::Output(2)}},
+                 Bucket{0, kPortAny, kGroupAny, {OfAction::Output(3)}}};
+  ASSERT_FALSE(of_->GroupMod(sel));
+  Add(M({{FieldId::kInPort, 1}}), 10, {OfAction::Group(4)});
+  std::vector<std::vector<uint8_t>> frames(6, UdpFrame(1, 2, 3, 4));
+  ports_[0].Inject(dp_->pool(), {frames[0]});
+  Pump();  // the first packet is executed, not counted by the megaflow
+  ports_[0].Inject(dp_->pool(), std::vector<std::vector<uint8_t>>(frames.begin() + 1, frames.end()));
+  Pump();
+  EXPECT_EQ(ports_[1].Drain().size(), 6u);
+  EXPECT_EQ(ports_[2].Drain().size(), 6u);
+  of_->Revalidate();
+  auto groups = of_->Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].packets, 5u);
+  EXPECT_EQ(groups[0].bytes, 5u * 60);
+  ASSERT_EQ(groups[0].buckets.size(), 2u);
+  EXPECT_EQ(groups[0].buckets[0].packets, 5u);
+  EXPECT_EQ(groups[0].buckets[1].packets, 5u);
+}
+
+}  // namespace
+}  // namespace sluice::ofproto
