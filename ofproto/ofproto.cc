@@ -140,7 +140,8 @@ uint64_t Ofproto::InputsVersionLocked() const {
 
 uint64_t Ofproto::ControllerCookie(const ControllerRequest& r) {
   std::lock_guard lock(cookie_mu_);
-  auto key = std::make_tuple(static_cast<uint8_t>(r.reason), r.table_id, r.max_len, r.rule_cookie);
+  auto key = std::make_tuple(static_cast<uint8_t>(r.reason), r.table_id, r.max_len, r.rule_cookie,
+                             r.metadata);
   auto it = controller_index_.find(key);
   uint32_t id;
   if (it != controller_index_.end()) {
@@ -369,6 +370,7 @@ void Ofproto::HandleUpcall(dp::Upcall& u) {
     pi.reason = req.reason;
     pi.table_id = req.table_id;
     pi.cookie = req.rule_cookie;
+    pi.metadata = req.metadata;
     rte_pktmbuf_free(u.packet);
     {
       std::lock_guard lock(stats_mu_);

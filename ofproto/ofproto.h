@@ -189,7 +189,7 @@ class Ofproto {
 
   std::mutex cookie_mu_;
   std::vector<ControllerRequest> controller_requests_;
-  std::map<std::tuple<uint8_t, uint8_t, uint16_t, uint64_t>, uint32_t> controller_index_;
+  std::map<std::tuple<uint8_t, uint8_t, uint16_t, uint64_t, uint64_t>, uint32_t> controller_index_;
 
   std::mutex ukey_mu_;
   std::unordered_map<UkeyId, Ukey, UkeyIdHash> ukeys_;

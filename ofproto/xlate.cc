@@ -244,7 +244,7 @@ class Translator {
 
   void Controller(PacketInReason reason, uint8_t table, uint64_t cookie, uint16_t max_len) {
     Commit();
-    ControllerRequest req{reason, table, max_len, cookie};
+    ControllerRequest req{reason, table, max_len, cookie, flow_.metadata};
     uint64_t c = env_.controller_cookie ? env_.controller_cookie(req) : 0;
     Trace("to the controller (reason {}, table {}, max_len {})", static_cast<int>(reason), table,
           max_len);

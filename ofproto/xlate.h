@@ -60,6 +60,7 @@ struct ControllerRequest {
   uint8_t table_id = 0;
   uint16_t max_len = 0;
   uint64_t rule_cookie = 0;
+  uint64_t metadata = 0;  // the pipeline's metadata when the packet was sent
   bool operator==(const ControllerRequest&) const = default;
 };
 

@@ -148,13 +148,34 @@ TEST_F(OfprotoTest, ControllerActionYieldsPacketIn) {
   EXPECT_EQ(packet_ins_[0].in_port, 2u);
   EXPECT_EQ(packet_ins_[0].total_len, 60u);
   EXPECT_EQ(packet_ins_[0].data, std::vector<uint8_t>(f.begin(), f.begin() + 32));
+  EXPECT_EQ(packet_ins_[0].metadata, 0u);
+  // The packet-in carries the pipeline's metadata.
+  ofproto::FlowMod fm;
+  fm.match = M({{FieldId::kInPort, 1}});
+  fm.priority = 10;
+  fm.insts.has_write_metadata = true;
+  fm.insts.metadata = 0x77;
+  fm.insts.metadata_mask = 0xff;
+  fm.insts.goto_table = 1;
+  ASSERT_FALSE(of_->FlowMod(fm));
+  fm = ofproto::FlowMod{};
+  fm.table_id = 1;
+  fm.insts = Instructions::Apply({OfAction::Output(kPortController, 0xffff)});
+  ASSERT_FALSE(of_->FlowMod(fm));
+  ports_[0].Inject(dp_->pool(), {f});
+  Pump();
+  ASSERT_EQ(packet_ins_.size(), 2u);
+  EXPECT_EQ(packet_ins_[1].metadata, 0x77u);
+  EXPECT_EQ(packet_ins_[1].table_id, 1u);
+  EXPECT_EQ(packet_ins_[1].data.size(), 60u);
+  packet_ins_.clear();
   // Table miss with miss-to-controller: reason no-match.
   of_->set_miss_to_controller(true);
   ports_[2].Inject(dp_->pool(), {f});
   Pump();
-  ASSERT_EQ(packet_ins_.size(), 2u);
-  EXPECT_EQ(packet_ins_[1].reason, PacketInReason::kNoMatch);
-  EXPECT_EQ(packet_ins_[1].in_port, 3u);
+  ASSERT_EQ(packet_ins_.size(), 1u);
+  EXPECT_EQ(packet_ins_[0].reason, PacketInReason::kNoMatch);
+  EXPECT_EQ(packet_ins_[0].in_port, 3u);
 }
 
 TEST_F(OfprotoTest, PacketOutAndNormal) {
