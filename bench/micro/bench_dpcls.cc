@@ -15,17 +15,16 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bench/micro/bench_keys.h"
 #include "datapath/dpcls/dpcls.h"
 #include "datapath/util/hash.h"
 
 namespace sluice::dp {
 namespace {
 
-enum Hit { kHitLast = 0, kHitRandom = 1 };
+using bench::KeyHasher;
 
-struct KeyHasher {
-  size_t operator()(const FlowKey& k) const { return HashWords(k.words(), kFlowWords, 0); }
-};
+enum Hit { kHitLast = 0, kHitRandom = 1 };
 
 be32 PrefixMask(int len) {
   return Be32(len == 0 ? 0u : static_cast<uint32_t>(~0ull << (32 - len)));
@@ -48,19 +47,7 @@ FlowMask BenchMask(int i) {
   return m;
 }
 
-FlowKey RandomPacket(std::mt19937_64& rng) {
-  FlowKey k;
-  k.Clear();
-  k.in_port = 1 + static_cast<uint32_t>(rng() % 1024);
-  k.eth_type = Be16(0x0800);
-  k.nw_proto = 17;
-  k.nw_src = Be32(static_cast<uint32_t>(rng()));
-  k.nw_dst = Be32(static_cast<uint32_t>(rng()));
-  k.tp_src = Be16(static_cast<uint16_t>(rng()));
-  k.tp_dst = Be16(static_cast<uint16_t>(rng()));
-  k.nw_ttl = 64;
-  return k;
-}
+FlowKey RandomPacket(std::mt19937_64& rng) { return bench::RandomUdpKey(rng, 1024); }
 
 struct Setup {
   int n_subtables, n_rules, hit;

@@ -12,29 +12,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench/micro/bench_keys.h"
 #include "datapath/emc/emc.h"
 #include "datapath/util/hash.h"
 
 namespace sluice::dp {
 namespace {
 
-struct KeyHasher {
-  size_t operator()(const FlowKey& k) const { return HashWords(k.words(), kFlowWords, 0); }
-};
+using bench::KeyHasher;
 
-FlowKey RandomPacket(std::mt19937_64& rng) {
-  FlowKey k;
-  k.Clear();
-  k.in_port = 1 + static_cast<uint32_t>(rng() % 4);
-  k.eth_type = Be16(0x0800);
-  k.nw_proto = 17;
-  k.nw_src = Be32(static_cast<uint32_t>(rng()));
-  k.nw_dst = Be32(static_cast<uint32_t>(rng()));
-  k.tp_src = Be16(static_cast<uint16_t>(rng()));
-  k.tp_dst = Be16(static_cast<uint16_t>(rng()));
-  k.nw_ttl = 64;
-  return k;
-}
+FlowKey RandomPacket(std::mt19937_64& rng) { return bench::RandomUdpKey(rng, 4); }
 
 struct Setup {
   int n_flows;
