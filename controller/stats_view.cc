@@ -210,7 +210,9 @@ nlohmann::json DumpFlowsJson(const std::vector<dp::FlowInfo>& flows, uint64_t no
                    {"actions", dp::FormatActions(f.actions->actions())},
                    {"packets", f.packets},
                    {"bytes", f.bytes},
-                   {"used_ms_ago", f.used_ms ? now_ms - std::min(now_ms, f.used_ms) : -1},
+                   // null: never used
+                   {"used_ms_ago", f.used_ms ? nlohmann::json(now_ms - std::min(now_ms, f.used_ms))
+                                             : nlohmann::json(nullptr)},
                    {"pmd", f.pmd}});
   }
   return out;
