@@ -17,23 +17,12 @@
 #include "datapath/flow/parse.h"
 #include "datapath/packet/packet.h"
 #include "datapath/pmd/meter.h"
+#include "tests/datapath/actions_test_util.h"
 
 namespace sluice::dp {
 namespace {
 
-rte_mempool* Pool() {
-  static rte_mempool* pool = [] {
-    Status st;
-    PktPoolOptions o;
-    o.name = "meter_test";
-    o.n_mbufs = 4096;
-    o.cache_size = 0;  // so that the in-use count is exact at any moment
-    rte_mempool* p = CreatePktPool(o, &st);
-    if (p == nullptr) std::fprintf(stderr, "%s\n", st.message().c_str());
-    return p;
-  }();
-  return pool;
-}
+using testutil::Pool;
 
 // An Ethernet + IPv4 + UDP frame of `len` bytes (>= 42) with DSCP `dscp`
 // and a correct IPv4 header checksum.
