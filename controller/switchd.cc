@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "controller/bridge_views.h"
+#include "controller/connmgr.h"
 #include "controller/mgmt_client.h"
 #include "controller/mgmt_server.h"
 #include "controller/pcap_writer.h"
@@ -134,6 +135,33 @@ void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples, ofpro
     dp->FlowFlush();
     return MgmtReply{"", nlohmann::json::object(), ""};
   });
+}
+
+void RegisterControllerViews(MgmtServer* server, ConnMgr* cm) {
+  server->Register("controller/show", "OpenFlow connections and listeners: role, version, counters",
+                   [cm](const std::vector<std::string>&) {
+                     MgmtReply r;
+                     r.json = nlohmann::json::array();
+                     for (const auto& c : cm->Connections()) {
+                       std::string version = c.version == 1 ? "1.0" : c.version == 4 ? "1.3" : "";
+                       r.text += fmt::format("{} {}: {}", c.target.empty() ? "accepted" : c.target,
+                                             c.peer, c.state);
+                       if (c.connected) {
+                         r.text += fmt::format(", OpenFlow {}, role {}, rx {} tx {} msgs, {} errors sent, "
+                                               "{} packet-ins ({} dropped)",
+                                               version, c.role, c.rx_msgs, c.tx_msgs, c.errors_sent,
+                                               c.packet_ins, c.packet_ins_dropped);
+                       }
+                       r.text += "\n";
+                       r.json.push_back({{"target", c.target}, {"peer", c.peer}, {"connected", c.connected},
+                                         {"state", c.state}, {"role", c.role}, {"version", version},
+                                         {"rx_msgs", c.rx_msgs}, {"tx_msgs", c.tx_msgs},
+                                         {"errors_sent", c.errors_sent}, {"packet_ins", c.packet_ins},
+                                         {"packet_ins_dropped", c.packet_ins_dropped}});
+                     }
+                     if (cm->fail_open_active()) r.text += "fail-open: active (no controller connected)\n";
+                     return r;
+                   });
 }
 
 }  // namespace
@@ -274,7 +302,19 @@ int RunSwitchd(const SwitchdOptions& in) {
   bo.name = "br0";
   auto br = std::make_unique<ofproto::Ofproto>(dp.get(), bo);
   for (const auto& p : dp->Ports()) br->SetPort(ofproto::XlatePort{p.port_no, p.link_up, 0, {}});
-  if (o.fail_mode == "standalone" && o.flows.empty()) {
+  bool have_active = false;
+  for (const auto& c : o.controllers) {
+    std::string error;
+    auto t = ParseTarget(c, 6653, &error);
+    if (!t) {
+      spdlog::error("--controller '{}': {}", c, error);
+      return 2;
+    }
+    have_active |= !t->passive;
+  }
+  // Like Open vSwitch: with no controller to ask, a standalone bridge starts
+  // with a visible priority-0 NORMAL rule.
+  if (o.fail_mode == "standalone" && o.flows.empty() && !have_active) {
     ofproto::FlowMod fm;
     fm.priority = 0;
     fm.insts = ofproto::Instructions::Apply({ofproto::OfAction::Output(ofproto::kPortNormal)});
@@ -301,6 +341,18 @@ int RunSwitchd(const SwitchdOptions& in) {
     }
   }
   if (o.flows.empty()) br->Start();
+  ConnMgrOptions cmo;
+  for (const auto& c : o.controllers) {
+    cmo.controllers.push_back(ControllerConfig{c, o.inactivity_probe_ms, o.max_backoff_ms});
+  }
+  cmo.tls = TlsOptions{o.private_key, o.certificate, o.ca_cert};
+  cmo.fail_mode = o.fail_mode;
+  cmo.fail_open_delay_ms = o.fail_open_delay_ms;
+  auto connmgr = std::make_unique<ConnMgr>(br.get(), dp.get(), cmo);
+  if (Status st = connmgr->Start(); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return 2;
+  }
   dp->StartPmds();
   spdlog::info("sluice-switchd running: {} PMD(s) on core(s) {}, {} port(s), {} flow(s)",
                cores.size(), fmt::join(cores, ","), o.ports.size(), flows.size());
@@ -312,6 +364,7 @@ int RunSwitchd(const SwitchdOptions& in) {
   MgmtServer mgmt;
   RegisterViews(&mgmt, dp.get(), &samples, br.get());
   RegisterBridgeViews(&mgmt, dp.get(), br.get());
+  RegisterControllerViews(&mgmt, connmgr.get());
   std::string ctl_path = o.ctl_path.empty() ? DefaultCtlPath() : o.ctl_path;
   if (Status st = mgmt.Start(ctl_path); !st.ok()) {
     spdlog::warn("{} (runtime views unavailable)", st.message());
@@ -345,6 +398,7 @@ int RunSwitchd(const SwitchdOptions& in) {
   }
 
   mgmt.Stop();
+  connmgr->Stop();
   dp->StopPmds();
   br->Stop();
   drop_stop.store(true);
@@ -361,6 +415,7 @@ int RunSwitchd(const SwitchdOptions& in) {
   } else {
     spdlog::info("stopping: {} upcall(s) dropped (datapath-only mode: --flow given)", dropped_upcalls.load());
   }
+  connmgr.reset();
   br.reset();
   dp.reset();
   if (o.demo) {

@@ -29,6 +29,12 @@ struct SwitchdOptions {
   std::string demo_dir = "/tmp";
   std::string log_level = "info";
   std::string fail_mode = "standalone";  // standalone (NORMAL) | secure (empty tables)
+  // OpenFlow channels (active tcp:/ssl:/unix:, passive ptcp:/pssl:/punix:).
+  std::vector<std::string> controllers;
+  uint32_t inactivity_probe_ms = 5000;
+  uint32_t max_backoff_ms = 8000;
+  uint32_t fail_open_delay_ms = 0;  // 0: three probe intervals
+  std::string private_key, certificate, ca_cert;  // for ssl:/pssl:
   std::string ctl_path;  // management socket; empty = $SLUICE_RUNDIR/sluice-switchd.ctl
 };
 

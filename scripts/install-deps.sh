@@ -14,7 +14,10 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev valgrind
   # real clients and tools the tests drive
-  iproute2 tcpdump python3 python3-scapy
+  iproute2 tcpdump python3 python3-scapy openssl
+  openvswitch-common tshark python3-os-ken
+  # network namespaces and hosts of the os-ken test (ping, veth offloads)
+  iputils-ping ethtool
 )
 
 missing=()
@@ -25,6 +28,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # tshark's package asks whether non-root users may capture; answer no
+  # instead of prompting (the tests capture as root).
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else

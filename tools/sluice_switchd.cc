@@ -25,8 +25,19 @@ int main(int argc, char** argv) {
   app.add_option("--duration", o.duration_s, "stop after this many seconds (0 = run until SIGINT/SIGTERM)");
   app.add_flag("--demo", o.demo, "run the built-in demo: generated UDP traffic through three ports");
   app.add_option("--demo-dir", o.demo_dir, "where the demo writes its pcap")->capture_default_str();
-  app.add_option("--fail-mode", o.fail_mode, "standalone: MAC-learning switch when no rule matches; secure: drop")
+  app.add_option("--fail-mode", o.fail_mode, "standalone: a MAC-learning switch while no controller is connected; secure: only the flow table")
       ->check(CLI::IsMember({"standalone", "secure"}))->capture_default_str();
+  app.add_option("--controller", o.controllers,
+                 "an OpenFlow controller to connect to (tcp:IP[:PORT], ssl:IP[:PORT], unix:PATH) or to "
+                 "listen on (ptcp:[PORT][:IP], pssl:[PORT][:IP], punix:PATH); repeatable; port 6653 by default");
+  app.add_option("--inactivity-probe", o.inactivity_probe_ms,
+                 "ms without a message before an echo probe (and 2x before disconnecting; 0 = off)")->capture_default_str();
+  app.add_option("--max-backoff", o.max_backoff_ms, "ms, the longest wait between connection attempts")->capture_default_str();
+  app.add_option("--fail-open-delay", o.fail_open_delay_ms,
+                 "ms without a controller before standalone mode acts as a learning switch (0 = 3 probe intervals)");
+  app.add_option("--private-key", o.private_key, "PEM private key for ssl:/pssl:");
+  app.add_option("--certificate", o.certificate, "PEM certificate for ssl:/pssl:");
+  app.add_option("--ca-cert", o.ca_cert, "PEM CA certificate that peers' certificates must chain to");
   app.add_option("--ctl", o.ctl_path, "management socket (default $SLUICE_RUNDIR/sluice-switchd.ctl, SLUICE_RUNDIR defaults to /run/sluice)");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -283,6 +283,7 @@ Status Datapath::AddPort(const PortConfig& config, uint32_t* port_no) {
   if (!dev) return st;
   Port port;
   port.port_no = no;
+  port.created_ms = Pmd::NowMs();
   for (uint16_t q = 0; q < dev->n_rxq(); ++q) {
     auto rxq = std::make_unique<RxqState>();
     rxq->port = dev.get();
@@ -326,6 +327,8 @@ std::vector<PortInfo> Datapath::Ports() const {
     info.link_up = port.dev->LinkUp();
     info.mtu = port.dev->Mtu();
     info.link_speed_mbps = port.dev->LinkSpeedMbps();
+    info.mac = port.dev->MacAddr();
+    info.created_ms = port.created_ms;
     info.stats = port.dev->Stats();
     out.push_back(std::move(info));
   }

@@ -60,6 +60,8 @@ struct PortInfo {
   bool link_up = false;
   uint32_t mtu = 0;
   uint32_t link_speed_mbps = 0;
+  EthAddr mac{};
+  uint64_t created_ms = 0;  // when the port was added (datapath clock)
   PortStats stats;
 };
 
@@ -169,6 +171,7 @@ class Datapath {
     uint32_t port_no;
     std::unique_ptr<DpdkPort> dev;
     std::vector<std::unique_ptr<RxqState>> rxqs;
+    uint64_t created_ms = 0;
   };
   struct PmdSlot {
     std::unique_ptr<Pmd> pmd;
