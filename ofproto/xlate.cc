@@ -41,7 +41,9 @@ namespace {
 using dp::DpAction;
 using dp::DpActionType;
 
-constexpr uint16_t kEthIpv4 = 0x0800, kEthIpv6 = 0x86dd;
+constexpr uint16_t kEthIpv4 = 0x0800, kEthIpv6 = 0x86dd, kEthArp = 0x0806;
+constexpr uint8_t kIpProtoIcmp = 1, kIpProtoIcmpv6 = 58;
+constexpr uint8_t kNdSolicit = 135, kNdAdvert = 136;
 
 DpAction Blank(DpActionType t) {
   DpAction a;
@@ -445,7 +447,26 @@ class Translator {
       Emit(a);
     }
     uint16_t type = f.eth_type.host();
-    if (type == kEthIpv4) {
+    if (type == kEthArp) {
+      // The key keeps the opcode's low byte (nw_proto); the action writes
+      // the whole 16-bit field, as a packet parsed to that key has it.
+      const bool op = f.nw_proto != b.nw_proto;
+      const bool sha = !(f.arp_sha == b.arp_sha), tha = !(f.arp_tha == b.arp_tha);
+      if (op || f.nw_src != b.nw_src || f.nw_dst != b.nw_dst || sha || tha) {
+        DpAction a = Blank(DpActionType::kSetArp);
+        a.arp.op = Be16(f.nw_proto);
+        a.arp.spa = f.nw_src;
+        a.arp.tpa = f.nw_dst;
+        a.arp.sha = f.arp_sha;
+        a.arp.tha = f.arp_tha;
+        if (op) a.arp.op_mask = Be16(0xffff);
+        if (f.nw_src != b.nw_src) a.arp.spa_mask = Be32(0xffffffff);
+        if (f.nw_dst != b.nw_dst) a.arp.tpa_mask = Be32(0xffffffff);
+        if (sha) std::memset(a.arp.sha_mask.b, 0xff, 6);
+        if (tha) std::memset(a.arp.tha_mask.b, 0xff, 6);
+        Emit(a);
+      }
+    } else if (type == kEthIpv4) {
       if (f.nw_src != b.nw_src || f.nw_dst != b.nw_dst || f.nw_tos != b.nw_tos ||
           f.nw_ttl != b.nw_ttl) {
         DpAction a = Blank(DpActionType::kSetIpv4);
@@ -490,6 +511,14 @@ class Translator {
         case 132:
           t = DpActionType::kSetSctp;
           break;
+        // ICMP type and code live in tp_src/tp_dst, for the pairings the
+        // parser reads them from (ICMP over IPv4, ICMPv6 over IPv6).
+        case kIpProtoIcmp:
+          t = type == kEthIpv4 ? DpActionType::kSetIcmp : DpActionType::kOutput;
+          break;
+        case kIpProtoIcmpv6:
+          t = type == kEthIpv6 ? DpActionType::kSetIcmpv6 : DpActionType::kOutput;
+          break;
         default:
           t = DpActionType::kOutput;
           break;
@@ -499,11 +528,44 @@ class Translator {
         return;
       }
       DpAction a = Blank(t);
-      a.l4.src = f.tp_src;
-      a.l4.dst = f.tp_dst;
-      if (f.tp_src != b.tp_src) a.l4.src_mask = Be16(0xffff);
-      if (f.tp_dst != b.tp_dst) a.l4.dst_mask = Be16(0xffff);
+      if (t == DpActionType::kSetIcmp || t == DpActionType::kSetIcmpv6) {
+        // Type and code are one byte each, the low byte of tp_src/tp_dst.
+        a.icmp.type = static_cast<uint8_t>(f.tp_src.host());
+        a.icmp.code = static_cast<uint8_t>(f.tp_dst.host());
+        if (f.tp_src != b.tp_src) a.icmp.type_mask = 0xff;
+        if (f.tp_dst != b.tp_dst) a.icmp.code_mask = 0xff;
+      } else {
+        a.l4.src = f.tp_src;
+        a.l4.dst = f.tp_dst;
+        if (f.tp_src != b.tp_src) a.l4.src_mask = Be16(0xffff);
+        if (f.tp_dst != b.tp_dst) a.l4.dst_mask = Be16(0xffff);
+      }
       Emit(a);
+    }
+    // IPv6 neighbour discovery: after the ICMPv6 type/code set above, so the
+    // packet the datapath rewrites already has the working flow's type. The
+    // datapath (like the parser) treats only NS/NA with code 0 as ND, so that
+    // is what decides here, and the megaflow must pin type and code.
+    bool nd = false;
+    const bool nd_target = std::memcmp(f.nd_target, b.nd_target, 16) != 0;
+    const bool nd_sll = !(f.arp_sha == b.arp_sha), nd_tll = !(f.arp_tha == b.arp_tha);
+    if (type == kEthIpv6 && f.nw_proto == kIpProtoIcmpv6 && (nd_target || nd_sll || nd_tll)) {
+      Unwildcard(FieldId::kIcmpv6Type);
+      Unwildcard(FieldId::kIcmpv6Code);
+      // Only the low bytes are type and code (and only they are unwildcarded).
+      const uint8_t icmp_type = static_cast<uint8_t>(f.tp_src.host());
+      const uint8_t icmp_code = static_cast<uint8_t>(f.tp_dst.host());
+      nd = (icmp_type == kNdSolicit || icmp_type == kNdAdvert) && icmp_code == 0;
+      if (nd) {
+        DpAction a = Blank(DpActionType::kSetNd);
+        std::memcpy(a.nd.target, f.nd_target, 16);
+        if (nd_target) std::memset(a.nd.target_mask, 0xff, 16);
+        a.nd.sll = f.arp_sha;
+        a.nd.tll = f.arp_tha;
+        if (nd_sll) std::memset(a.nd.sll_mask.b, 0xff, 6);
+        if (nd_tll) std::memset(a.nd.tll_mask.b, 0xff, 6);
+        Emit(a);
+      }
     }
     // Anything else that differs has no datapath set action.
     dp::FlowKey done = b;
@@ -525,6 +587,18 @@ class Translator {
       std::memcpy(done.ipv6_src, f.ipv6_src, 16);
       std::memcpy(done.ipv6_dst, f.ipv6_dst, 16);
       done.ipv6_label = f.ipv6_label;
+    }
+    if (type == kEthArp) {
+      done.nw_proto = f.nw_proto;
+      done.nw_src = f.nw_src;
+      done.nw_dst = f.nw_dst;
+      done.arp_sha = f.arp_sha;
+      done.arp_tha = f.arp_tha;
+    }
+    if (nd) {
+      std::memcpy(done.nd_target, f.nd_target, 16);
+      done.arp_sha = f.arp_sha;
+      done.arp_tha = f.arp_tha;
     }
     if (!(done == f)) Fail(XlateResult::Error::kUnsupportedSet);
     b = f;

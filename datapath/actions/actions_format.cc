@@ -61,6 +61,25 @@ constexpr FieldSpec kSetL4Fields[] = {
     SetInt("dst", FieldKind::kDec, offsetof(SetL4, dst), offsetof(SetL4, dst_mask), 2, true),
 };
 
+constexpr FieldSpec kSetArpFields[] = {
+    SetAddr("sip", FieldKind::kIpv4, offsetof(SetArp, spa), offsetof(SetArp, spa_mask)),
+    SetAddr("tip", FieldKind::kIpv4, offsetof(SetArp, tpa), offsetof(SetArp, tpa_mask)),
+    SetInt("op", FieldKind::kDec, offsetof(SetArp, op), offsetof(SetArp, op_mask), 2, true),
+    SetAddr("sha", FieldKind::kEth, offsetof(SetArp, sha), offsetof(SetArp, sha_mask)),
+    SetAddr("tha", FieldKind::kEth, offsetof(SetArp, tha), offsetof(SetArp, tha_mask)),
+};
+constexpr FieldSpec kSetIcmpFields[] = {
+    SetInt("type", FieldKind::kDec, offsetof(SetIcmp, type), offsetof(SetIcmp, type_mask), 1,
+           false),
+    SetInt("code", FieldKind::kDec, offsetof(SetIcmp, code), offsetof(SetIcmp, code_mask), 1,
+           false),
+};
+constexpr FieldSpec kSetNdFields[] = {
+    SetAddr("target", FieldKind::kIpv6, offsetof(SetNd, target), offsetof(SetNd, target_mask)),
+    SetAddr("sll", FieldKind::kEth, offsetof(SetNd, sll), offsetof(SetNd, sll_mask)),
+    SetAddr("tll", FieldKind::kEth, offsetof(SetNd, tll), offsetof(SetNd, tll_mask)),
+};
+
 struct SetDef {
   std::string_view name;
   DpActionType type;
@@ -73,6 +92,10 @@ const SetDef kSets[] = {
     {"tcp", DpActionType::kSetTcp, kSetL4Fields},
     {"udp", DpActionType::kSetUdp, kSetL4Fields},
     {"sctp", DpActionType::kSetSctp, kSetL4Fields},
+    {"arp", DpActionType::kSetArp, kSetArpFields},
+    {"icmp", DpActionType::kSetIcmp, kSetIcmpFields},
+    {"icmpv6", DpActionType::kSetIcmpv6, kSetIcmpFields},
+    {"nd", DpActionType::kSetNd, kSetNdFields},
 };
 
 // The union member a set action of `type` uses.
@@ -84,6 +107,13 @@ const void* SetPayload(const DpAction& a) {
       return &a.ipv4;
     case DpActionType::kSetIpv6:
       return &a.ipv6;
+    case DpActionType::kSetArp:
+      return &a.arp;
+    case DpActionType::kSetIcmp:
+    case DpActionType::kSetIcmpv6:
+      return &a.icmp;
+    case DpActionType::kSetNd:
+      return &a.nd;
     default:
       return &a.l4;
   }
@@ -220,8 +250,10 @@ Status ParseOneAction(std::string_view item, DpAction* out) {
       if (d.name == group) def = &d;
     }
     if (!def) {
-      return Status::Errorf("'{}': cannot set '{}' (expected eth, ipv4, ipv6, tcp, udp, sctp)",
-                            item, group);
+      return Status::Errorf(
+          "'{}': cannot set '{}' (expected eth, ipv4, ipv6, tcp, udp, sctp, arp, icmp, icmpv6, "
+          "nd)",
+          item, group);
     }
     if (!has_fields) return Status::Errorf("'{}': expected set({}(...))", item, group);
     *out = Blank(def->type);
@@ -255,6 +287,10 @@ std::string FormatAction(const DpAction& a) {
     case DpActionType::kSetTcp:
     case DpActionType::kSetUdp:
     case DpActionType::kSetSctp:
+    case DpActionType::kSetArp:
+    case DpActionType::kSetIcmp:
+    case DpActionType::kSetIcmpv6:
+    case DpActionType::kSetNd:
       for (const SetDef& d : kSets) {
         if (d.type != a.type) continue;
         std::string s = fmt::format("set({}(", d.name);

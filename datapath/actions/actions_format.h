@@ -18,6 +18,9 @@
 //   set(ipv4(src=,dst=,tos=,ttl=))
 //   set(ipv6(src=,dst=,label=,tclass=,hlimit=))
 //   set(tcp(src=,dst=)), set(udp(...)), set(sctp(...))
+//   set(arp(sip=,tip=,op=,sha=,tha=))      kSetArp (op: the 16-bit opcode)
+//   set(icmp(type=,code=)), set(icmpv6(type=,code=))
+//   set(nd(target=,sll=,tll=))             kSetNd
 //
 // Set actions are masked: a field whose mask is zero is left out, a full
 // mask prints the bare value, any other mask value/mask exactly as in a

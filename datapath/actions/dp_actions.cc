@@ -12,6 +12,15 @@ static_assert(sizeof(SetIpv4) == 4 * sizeof(be32) + 4);
 static_assert(sizeof(SetIpv6) == 4 * 16 + 2 * sizeof(be32) + 4);
 static_assert(sizeof(SetL4) == 4 * sizeof(be16));
 static_assert(sizeof(PushVlan) == 2 * sizeof(be16));
+static_assert(sizeof(SetArp) == 4 * sizeof(be32) + 4 * sizeof(EthAddr) + 2 * sizeof(be16));
+static_assert(sizeof(SetIcmp) == 4);
+static_assert(sizeof(SetNd) == 2 * 16 + 4 * sizeof(EthAddr));
+// Every action is one fixed-size record, copied by value into DpActions: the
+// ARP, ICMP and ND payloads fit in the space SetIpv6 already takes, so adding
+// them did not make DpAction (8 bytes of type and padding, then the union)
+// any larger.
+static_assert(sizeof(SetArp) <= sizeof(SetIpv6) && sizeof(SetNd) <= sizeof(SetIpv6));
+static_assert(sizeof(DpAction) == 8 + 80);
 
 namespace {
 
@@ -85,6 +94,13 @@ bool DpAction::operator==(const DpAction& o) const {
     case DpActionType::kSetUdp:
     case DpActionType::kSetSctp:
       return SameBytes(l4, o.l4);
+    case DpActionType::kSetArp:
+      return SameBytes(arp, o.arp);
+    case DpActionType::kSetIcmp:
+    case DpActionType::kSetIcmpv6:
+      return SameBytes(icmp, o.icmp);
+    case DpActionType::kSetNd:
+      return SameBytes(nd, o.nd);
     case DpActionType::kRecirc:
       return recirc_id == o.recirc_id;
     case DpActionType::kMeter:

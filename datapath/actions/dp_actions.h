@@ -36,6 +36,10 @@ enum class DpActionType : uint8_t {
   kSetTcp,     // rewrite TCP ports under a mask (checksum updated)
   kSetUdp,     // rewrite UDP ports under a mask (checksum updated unless zero)
   kSetSctp,    // rewrite SCTP ports under a mask (CRC32c recomputed)
+  kSetArp,     // rewrite ARP op/spa/tpa/sha/tha under a mask (ARP has no checksum)
+  kSetIcmp,    // rewrite ICMP (IPv4) type/code under a mask (checksum updated)
+  kSetIcmpv6,  // rewrite ICMPv6 type/code under a mask (checksum updated)
+  kSetNd,      // rewrite an NS/NA's target and SLL/TLL options under a mask
   kRecirc,     // run the packet through the datapath again with `recirc_id`
   kMeter,      // run the batch through meter `meter_id` (may drop or remark)
 };
@@ -54,6 +58,28 @@ struct SetIpv6 {
 };
 struct SetL4 {
   be16 src, dst, src_mask, dst_mask;
+};
+// ARP over Ethernet/IPv4 (RFC 826). op is the whole 16-bit opcode (the flow
+// key keeps only its low byte in nw_proto).
+struct SetArp {
+  be32 spa, tpa, spa_mask, tpa_mask;
+  EthAddr sha, tha, sha_mask, tha_mask;
+  be16 op, op_mask;
+};
+// kSetIcmp and kSetIcmpv6 share this payload, as TCP/UDP/SCTP share SetL4:
+// the two differ in which packets they apply to (ICMP over IPv4, ICMPv6
+// over IPv6), not in what they write.
+struct SetIcmp {
+  uint8_t type, code, type_mask, code_mask;
+};
+// Neighbour solicitation/advertisement (RFC 4861): the target address and the
+// Ethernet source/target link-layer address options. An option is rewritten
+// only if the packet carries it; the action never adds one. Value and mask
+// for all three fields take 56 bytes, within the 76 of SetIpv6, the union's
+// largest member, so DpAction does not grow (dp_actions.cc asserts it).
+struct SetNd {
+  uint8_t target[16], target_mask[16];
+  EthAddr sll, tll, sll_mask, tll_mask;
 };
 struct PushVlan {
   be16 tpid;
@@ -75,6 +101,9 @@ struct DpAction {
     SetIpv4 ipv4;
     SetIpv6 ipv6;
     SetL4 l4;  // kSetTcp, kSetUdp, kSetSctp
+    SetArp arp;
+    SetIcmp icmp;  // kSetIcmp, kSetIcmpv6
+    SetNd nd;
   };
 
   static DpAction Output(uint32_t port);

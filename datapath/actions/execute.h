@@ -17,8 +17,8 @@
 // A packet that must go to more than one place is copied (or shares its
 // buffer by reference count when nothing rewrites it afterwards). Packets
 // still owned when the list ends (no final output) are freed: that is drop.
-// Header rewrites update IPv4, TCP, UDP checksums incrementally and
-// recompute SCTP's CRC32c. layouts[] is updated when a VLAN push/pop moves
+// Header rewrites update IPv4, TCP, UDP, ICMP and ICMPv6 checksums
+// incrementally and recompute SCTP's CRC32c. layouts[] is updated when a VLAN push/pop moves
 // the L3 header.
 //
 // Invariants:

@@ -86,6 +86,10 @@ constexpr bool ModifiesPacket(DpActionType t) {
     case DpActionType::kSetTcp:
     case DpActionType::kSetUdp:
     case DpActionType::kSetSctp:
+    case DpActionType::kSetArp:
+    case DpActionType::kSetIcmp:
+    case DpActionType::kSetIcmpv6:
+    case DpActionType::kSetNd:
     case DpActionType::kMeter:  // a dscp_remark band rewrites the IP header
       return true;
     default:
@@ -219,6 +223,10 @@ void ExecuteActions(const DpActions& actions, rte_mbuf** pkts, PacketLayout* lay
       case DpActionType::kSetTcp:
       case DpActionType::kSetUdp:
       case DpActionType::kSetSctp:
+      case DpActionType::kSetArp:
+      case DpActionType::kSetIcmp:
+      case DpActionType::kSetIcmpv6:
+      case DpActionType::kSetNd:
         SetFieldsBatch(a, pkts, layouts, n);
         break;
       case DpActionType::kMeter:

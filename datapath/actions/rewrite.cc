@@ -2,13 +2,25 @@
 
 #include <nmmintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace sluice::dp {
 
+using rewrite::kArpHrdOfs;
+using rewrite::kArpLen;
+using rewrite::kArpOpOfs;
+using rewrite::kArpShaOfs;
+using rewrite::kArpSpaOfs;
+using rewrite::kArpThaOfs;
+using rewrite::kArpTpaOfs;
 using rewrite::kEthAddrsLen;
 using rewrite::kEthHdrLen;
+using rewrite::kEthTypeArp;
 using rewrite::kEthTypeOfs;
+using rewrite::kEthTypeRarp;
+using rewrite::kIcmpCsumOfs;
+using rewrite::kIcmpTypeCodeLen;
 using rewrite::kIcmpv6CsumOfs;
 using rewrite::kIcmpv6MinLen;
 using rewrite::kIpv4CsumOfs;
@@ -36,6 +48,14 @@ using rewrite::kIpv6PayloadLenOfs;
 using rewrite::kIpv6Routing;
 using rewrite::kIpv6SrcOfs;
 using rewrite::kL4PortsOfs;
+using rewrite::kNdAdvert;
+using rewrite::kNdOptionsOfs;
+using rewrite::kNdOptLinkAddrOfs;
+using rewrite::kNdOptSll;
+using rewrite::kNdOptTll;
+using rewrite::kNdOptUnit;
+using rewrite::kNdSolicit;
+using rewrite::kNdTargetOfs;
 using rewrite::kSctpCsumOfs;
 using rewrite::kSctpMinLen;
 using rewrite::kTcpCsumOfs;
@@ -185,6 +205,27 @@ PortsChange SetPorts(uint8_t* l4, const SetL4& a) {
   return {old_raw, new_raw};
 }
 
+bool IsZero(const EthAddr& m) { return Load<uint32_t>(m.b) == 0 && Load<uint16_t>(m.b + 4) == 0; }
+
+// Masked write of the 6-byte address at `p`, as three 16-bit words. With a
+// non-null `d`, each word that changes is added to it (for a checksum that
+// covers the address at an even offset from its start).
+void SetMacMasked(uint8_t* p, const EthAddr& v, const EthAddr& m, CsumDelta* d) {
+  for (uint32_t i = 0; i < 6; i += 2) {
+    const uint16_t mask = Load<uint16_t>(m.b + i);
+    if (mask == 0) continue;
+    const uint16_t old_w = Load<uint16_t>(p + i);
+    const uint16_t new_w = Masked(old_w, Load<uint16_t>(v.b + i), mask);
+    if (new_w == old_w) continue;
+    Store(p + i, new_w);
+    if (d != nullptr) d->Add16(old_w, new_w);
+  }
+}
+
+// The IP version of a packet for which LocateL4 found the L4 header (and so
+// checked that the IP header lies inside the packet).
+uint8_t IpVersion(const uint8_t* pkt, const PacketLayout& l) { return pkt[l.l3_ofs] >> 4; }
+
 }  // namespace
 
 bool SetEthMasked(uint8_t* pkt, uint32_t len, const SetEth& a) {
@@ -332,6 +373,98 @@ bool SetSctpMasked(uint8_t* pkt, uint32_t len, const PacketLayout& l, const SetL
   return true;
 }
 
+bool SetArpMasked(uint8_t* pkt, uint32_t len, const PacketLayout& l, const SetArp& a) {
+  if (l.l3_ofs == kNoOffset || l.l3_ofs < kEthHdrLen || l.l3_ofs + kArpLen > len) return false;
+  // The EtherType right before the ARP header (after any VLAN tags).
+  const uint16_t ethertype = Load<be16>(pkt + l.l3_ofs - 2).host();
+  if (ethertype != kEthTypeArp && ethertype != kEthTypeRarp) return false;
+  uint8_t* arp = pkt + l.l3_ofs;
+  // hrd 1 (Ethernet), pro 0x0800 (IPv4), hln 6, pln 4: the parser's one form.
+  static constexpr uint8_t kEthIpv4[6] = {0x00, 0x01, 0x08, 0x00, 6, 4};
+  if (std::memcmp(arp + kArpHrdOfs, kEthIpv4, sizeof(kEthIpv4)) != 0) return false;
+  if (a.op_mask.raw) {
+    Store(arp + kArpOpOfs, Masked(Load<uint16_t>(arp + kArpOpOfs), a.op.raw, a.op_mask.raw));
+  }
+  SetMacMasked(arp + kArpShaOfs, a.sha, a.sha_mask, nullptr);
+  if (a.spa_mask.raw) {
+    Store(arp + kArpSpaOfs, Masked(Load<uint32_t>(arp + kArpSpaOfs), a.spa.raw, a.spa_mask.raw));
+  }
+  SetMacMasked(arp + kArpThaOfs, a.tha, a.tha_mask, nullptr);
+  if (a.tpa_mask.raw) {
+    Store(arp + kArpTpaOfs, Masked(Load<uint32_t>(arp + kArpTpaOfs), a.tpa.raw, a.tpa_mask.raw));
+  }
+  return true;
+}
+
+bool SetIcmpMasked(uint8_t* pkt, uint32_t len, const PacketLayout& l, const SetIcmp& a, bool v6) {
+  const L4Where w = LocateL4(pkt, len, l);
+  if (!w.present || w.proto != (v6 ? csum::kIpProtoIcmpv6 : csum::kIpProtoIcmp) ||
+      IpVersion(pkt, l) != (v6 ? 6 : 4) || l.l4_ofs + kIcmpTypeCodeLen > len) {
+    return false;
+  }
+  uint8_t* icmp = pkt + l.l4_ofs;
+  // Type then code: in a little-endian load the type is the low half.
+  const uint16_t mask = static_cast<uint16_t>(a.type_mask | a.code_mask << 8);
+  const uint16_t val = static_cast<uint16_t>(a.type | a.code << 8);
+  const uint16_t old_w = Load<uint16_t>(icmp);
+  const uint16_t new_w = Masked(old_w, val, mask);
+  if (new_w != old_w) {
+    Store(icmp, new_w);
+    CsumDelta d;
+    d.Add16(old_w, new_w);
+    ApplyCsum(icmp + kIcmpCsumOfs, d);
+  }
+  return true;
+}
+
+bool SetNdMasked(uint8_t* pkt, uint32_t len, const PacketLayout& l, const SetNd& a) {
+  const L4Where w = LocateL4(pkt, len, l);
+  if (!w.present || w.proto != csum::kIpProtoIcmpv6 || IpVersion(pkt, l) != 6 ||
+      w.l4_len < kNdOptionsOfs || l.l4_ofs + kNdOptionsOfs > len) {
+    return false;
+  }
+  uint8_t* icmp = pkt + l.l4_ofs;
+  if ((icmp[0] != kNdSolicit && icmp[0] != kNdAdvert) || icmp[1] != 0) return false;
+
+  CsumDelta d;
+  for (uint32_t i = 0; i < 16; i += 8) {
+    const uint64_t m = Load<uint64_t>(a.target_mask + i);
+    if (m == 0) continue;
+    uint8_t* f = icmp + kNdTargetOfs + i;
+    const uint64_t old_v = Load<uint64_t>(f);
+    const uint64_t new_v = Masked(old_v, Load<uint64_t>(a.target + i), m);
+    if (new_v == old_v) continue;
+    Store(f, new_v);
+    d.Add64(old_v, new_v);
+  }
+  const bool want_sll = !IsZero(a.sll_mask);
+  const bool want_tll = !IsZero(a.tll_mask);
+  if (want_sll || want_tll) {
+    // The options end with the ICMPv6 message (the IPv6 payload); only the
+    // bytes inside `len` can be written.
+    const uint32_t end = std::min(len, l.l4_ofs + w.l4_len);
+    bool sll_seen = false, tll_seen = false;
+    uint32_t opt = l.l4_ofs + kNdOptionsOfs;
+    while (end - opt >= kNdOptUnit) {  // opt <= end holds throughout
+      const uint32_t olen = pkt[opt + 1] * kNdOptUnit;
+      if (olen == 0 || olen > end - opt) break;
+      if (olen == kNdOptUnit) {
+        uint8_t* addr = pkt + opt + kNdOptLinkAddrOfs;
+        if (pkt[opt] == kNdOptSll && !sll_seen) {
+          sll_seen = true;
+          if (want_sll) SetMacMasked(addr, a.sll, a.sll_mask, &d);
+        } else if (pkt[opt] == kNdOptTll && !tll_seen) {
+          tll_seen = true;
+          if (want_tll) SetMacMasked(addr, a.tll, a.tll_mask, &d);
+        }
+      }
+      opt += olen;
+    }
+  }
+  if (d.sum != 0) ApplyCsum(icmp + kIcmpv6CsumOfs, d);
+  return true;
+}
+
 void SetFieldsBatch(const DpAction& a, rte_mbuf* const* pkts, const PacketLayout* layouts,
                     uint32_t n) {
   switch (a.type) {
@@ -363,6 +496,24 @@ void SetFieldsBatch(const DpAction& a, rte_mbuf* const* pkts, const PacketLayout
     case DpActionType::kSetSctp:
       for (uint32_t i = 0; i < n; ++i) {
         SetSctpMasked(PacketData(pkts[i]), PacketHeadLen(pkts[i]), layouts[i], a.l4);
+      }
+      break;
+    case DpActionType::kSetArp:
+      for (uint32_t i = 0; i < n; ++i) {
+        SetArpMasked(PacketData(pkts[i]), PacketHeadLen(pkts[i]), layouts[i], a.arp);
+      }
+      break;
+    case DpActionType::kSetIcmp:
+    case DpActionType::kSetIcmpv6: {
+      const bool v6 = a.type == DpActionType::kSetIcmpv6;
+      for (uint32_t i = 0; i < n; ++i) {
+        SetIcmpMasked(PacketData(pkts[i]), PacketHeadLen(pkts[i]), layouts[i], a.icmp, v6);
+      }
+      break;
+    }
+    case DpActionType::kSetNd:
+      for (uint32_t i = 0; i < n; ++i) {
+        SetNdMasked(PacketData(pkts[i]), PacketHeadLen(pkts[i]), layouts[i], a.nd);
       }
       break;
     default:

@@ -1,7 +1,8 @@
 #pragma once
 // What: the header rewrites behind the datapath's set, push_vlan and
-// pop_vlan actions: masked writes of Ethernet, IPv4, IPv6, TCP, UDP and SCTP
-// fields that keep every checksum right, and VLAN tag push/pop on an mbuf.
+// pop_vlan actions: masked writes of Ethernet, IPv4, IPv6, TCP, UDP, SCTP,
+// ARP, ICMP, ICMPv6 and IPv6 neighbour discovery fields that keep every
+// checksum right, and VLAN tag push/pop on an mbuf.
 //
 // Design: the set primitives work on plain bytes (a frame's first segment,
 // pointer and length) and the PacketLayout the parser produced, so they are
@@ -24,6 +25,25 @@
 //     bytes as the rest of the packet: no packet byte after the ports is read,
 //     a multi-segment packet needs no walk, and a packet whose CRC was wrong
 //     stays wrong (the switch does not launder corrupt packets).
+//   - ICMP/ICMPv6 type and code: the checksum sees the one 16-bit word that
+//     holds both. ICMPv6's checksum also covers the pseudo-header, which a
+//     type/code change leaves alone, so both get the same word delta.
+//     kSetIcmp applies to ICMP over IPv4 only, kSetIcmpv6 to ICMPv6 over IPv6
+//     only (the pairs the parser reads type and code from).
+//   - ND target and link-layer address options: all in the ICMPv6 checksum
+//     (one delta for every changed byte, all at even offsets from the start
+//     of the message). Only a neighbour solicitation or advertisement (type
+//     135/136 with code 0, the messages the parser reads ND fields from) is
+//     touched. The options are walked as the parser walks them: the first
+//     one-unit (8-byte) option of type 1 is the source link-layer address,
+//     of type 2 the target one; the walk stops at the end of the IPv6
+//     payload, or of `len` if that comes first, or at a malformed option. A
+//     packet without the option keeps its bytes: the action never inserts
+//     one (it would change the packet's length).
+//   - ARP fields: no checksum. The packet must be ARP or RARP over Ethernet
+//     with IPv4 addresses (EtherType before l3_ofs 0x0806/0x8035, hrd 1,
+//     pro 0x0800, hln 6, pln 4), as the parser requires. The opcode is
+//     written whole (16 bits).
 // The L4 protocol comes from the IPv4 protocol field, or for IPv6 from the
 // next-header chain walked from the fixed header up to layout.l4_ofs
 // (hop-by-hop, routing, destination options, fragment). L4 bytes are touched
@@ -33,7 +53,8 @@
 // Invariants:
 //   1. A rewrite of a layer the packet lacks (offset kNoOffset, wrong IP
 //      version or L4 protocol, header not wholly inside `len`, a later
-//      fragment) changes no byte and returns false.
+//      fragment, not ARP, an ICMPv6 message other than NS/NA for kSetNd)
+//      changes no byte and returns false.
 //   2. After a rewrite of a packet whose checksums were correct they are
 //      still correct, and equal to the ones computed from scratch.
 //   3. Only bytes under a one bit of the mask (and checksum fields) change.
@@ -100,6 +121,30 @@ inline constexpr uint32_t kIcmpv6MinLen = 4;
 inline constexpr uint32_t kIcmpv6CsumOfs = 2;
 inline constexpr uint32_t kSctpMinLen = csum::kSctpHeaderLen;
 inline constexpr uint32_t kSctpCsumOfs = csum::kSctpChecksumOfs;
+
+// ICMP (RFC 792) and ICMPv6 (RFC 4443) share the type, code, checksum start.
+inline constexpr uint32_t kIcmpTypeCodeLen = 4;  // type, code, checksum
+inline constexpr uint32_t kIcmpCsumOfs = 2;
+// Neighbour discovery (RFC 4861), from the start of the ICMPv6 header.
+inline constexpr uint8_t kNdSolicit = 135;
+inline constexpr uint8_t kNdAdvert = 136;
+inline constexpr uint32_t kNdTargetOfs = 8;
+inline constexpr uint32_t kNdOptionsOfs = 24;
+inline constexpr uint32_t kNdOptUnit = 8;         // option lengths count these
+inline constexpr uint32_t kNdOptLinkAddrOfs = 2;  // after type and length
+inline constexpr uint8_t kNdOptSll = 1;
+inline constexpr uint8_t kNdOptTll = 2;
+
+// ARP for IPv4 over Ethernet (RFC 826).
+inline constexpr uint16_t kEthTypeArp = 0x0806;
+inline constexpr uint16_t kEthTypeRarp = 0x8035;
+inline constexpr uint32_t kArpLen = 28;
+inline constexpr uint32_t kArpHrdOfs = 0;  // hrd, pro, hln, pln: 1, 0x0800, 6, 4
+inline constexpr uint32_t kArpOpOfs = 6;
+inline constexpr uint32_t kArpShaOfs = 8;
+inline constexpr uint32_t kArpSpaOfs = 14;
+inline constexpr uint32_t kArpThaOfs = 18;
+inline constexpr uint32_t kArpTpaOfs = 24;
 }  // namespace rewrite
 
 // --- Set primitives over bytes --------------------------------------------
@@ -112,8 +157,14 @@ bool SetIpv6Masked(uint8_t* pkt, uint32_t len, const PacketLayout& layout, const
 bool SetTcpMasked(uint8_t* pkt, uint32_t len, const PacketLayout& layout, const SetL4& a);
 bool SetUdpMasked(uint8_t* pkt, uint32_t len, const PacketLayout& layout, const SetL4& a);
 bool SetSctpMasked(uint8_t* pkt, uint32_t len, const PacketLayout& layout, const SetL4& a);
+bool SetArpMasked(uint8_t* pkt, uint32_t len, const PacketLayout& layout, const SetArp& a);
+// ICMP over IPv4 (kSetIcmp) or ICMPv6 over IPv6 (kSetIcmpv6).
+bool SetIcmpMasked(uint8_t* pkt, uint32_t len, const PacketLayout& layout, const SetIcmp& a,
+                   bool v6);
+// True when the packet is an NS/NA, even if it lacks an option `a` names.
+bool SetNdMasked(uint8_t* pkt, uint32_t len, const PacketLayout& layout, const SetNd& a);
 
-// Applies one set action (kSetEth ... kSetSctp) to every packet of a batch.
+// Applies one set action (kSetEth ... kSetNd) to every packet of a batch.
 // Packets must be writable (not shared: see execute_inl.h).
 void SetFieldsBatch(const DpAction& a, rte_mbuf* const* pkts, const PacketLayout* layouts,
                     uint32_t n);

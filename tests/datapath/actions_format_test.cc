@@ -166,6 +166,91 @@ TEST(ActionsFormat, SetActions) {
   ExpectBoth({Blank(DpActionType::kSetEth)}, "set(eth())");
 }
 
+TEST(ActionsFormat, SetArpIcmpNd) {
+  DpAction arp = Blank(DpActionType::kSetArp);
+  arp.arp.spa = Ip("10.0.0.1");
+  arp.arp.spa_mask = Be32(0xffffffff);
+  arp.arp.tpa = Ip("10.0.0.2");
+  arp.arp.tpa_mask = Be32(0xffffffff);
+  arp.arp.op = Be16(2);
+  arp.arp.op_mask = Be16(0xffff);
+  arp.arp.sha = Mac("00:00:00:00:00:01");
+  arp.arp.sha_mask = Mac("ff:ff:ff:ff:ff:ff");
+  arp.arp.tha = Mac("00:00:00:00:00:02");
+  arp.arp.tha_mask = Mac("ff:ff:ff:ff:ff:ff");
+  ExpectBoth({arp, Output(1)},
+             "set(arp(sip=10.0.0.1,tip=10.0.0.2,op=2,sha=00:00:00:00:00:01,"
+             "tha=00:00:00:00:00:02)),1");
+
+  DpAction arp_masked = Blank(DpActionType::kSetArp);
+  arp_masked.arp.tpa = Ip("192.168.0.0");
+  arp_masked.arp.tpa_mask = Be32(0xffff0000);
+  arp_masked.arp.op = Be16(0x0100);
+  arp_masked.arp.op_mask = Be16(0xff00);
+  arp_masked.arp.sha = Mac("02:00:00:00:00:00");
+  arp_masked.arp.sha_mask = Mac("ff:00:00:00:00:00");
+  ExpectBoth({arp_masked},
+             "set(arp(tip=192.168.0.0/255.255.0.0,op=256/0xff00,"
+             "sha=02:00:00:00:00:00/ff:00:00:00:00:00))");
+
+  DpAction icmp = Blank(DpActionType::kSetIcmp);
+  icmp.icmp.type = 0;
+  icmp.icmp.type_mask = 0xff;
+  icmp.icmp.code = 3;
+  icmp.icmp.code_mask = 0xff;
+  ExpectBoth({icmp}, "set(icmp(type=0,code=3))");
+  icmp.icmp.type = 0x80;
+  icmp.icmp.type_mask = 0xf0;
+  icmp.icmp.code = 0;
+  icmp.icmp.code_mask = 0;
+  ExpectBoth({icmp}, "set(icmp(type=128/0xf0))");
+
+  DpAction icmp6 = Blank(DpActionType::kSetIcmpv6);
+  icmp6.icmp.type = 129;
+  icmp6.icmp.type_mask = 0xff;
+  ExpectBoth({icmp6, Output(3)}, "set(icmpv6(type=129)),3");
+  icmp6.icmp.code = 1;
+  icmp6.icmp.code_mask = 0xff;
+  icmp6.icmp.type_mask = 0;
+  icmp6.icmp.type = 0;
+  ExpectBoth({icmp6}, "set(icmpv6(code=1))");
+
+  DpAction nd = Blank(DpActionType::kSetNd);
+  ASSERT_TRUE(ParseIpv6("fe80::1", nd.nd.target));
+  std::memset(nd.nd.target_mask, 0xff, 16);
+  nd.nd.sll = Mac("00:11:22:33:44:55");
+  nd.nd.sll_mask = Mac("ff:ff:ff:ff:ff:ff");
+  nd.nd.tll = Mac("66:77:88:99:aa:bb");
+  nd.nd.tll_mask = Mac("ff:ff:ff:ff:ff:ff");
+  ExpectBoth({nd}, "set(nd(target=fe80::1,sll=00:11:22:33:44:55,tll=66:77:88:99:aa:bb))");
+  DpAction nd_part = Blank(DpActionType::kSetNd);
+  ASSERT_TRUE(ParseIpv6("2001:db8::", nd_part.nd.target));
+  ASSERT_TRUE(ParseIpv6("ffff:ffff::", nd_part.nd.target_mask));
+  nd_part.nd.tll = Mac("00:00:00:00:00:0b");
+  nd_part.nd.tll_mask = Mac("00:00:00:00:00:ff");
+  ExpectBoth({nd_part}, "set(nd(target=2001:db8::/32,tll=00:00:00:00:00:0b/00:00:00:00:00:ff))");
+
+  ExpectBoth({Blank(DpActionType::kSetArp), Blank(DpActionType::kSetIcmp),
+              Blank(DpActionType::kSetIcmpv6), Blank(DpActionType::kSetNd)},
+             "set(arp()),set(icmp()),set(icmpv6()),set(nd())");
+
+  // Parsing: any field order, prefixes, the values a user would type.
+  const std::pair<const char*, const char*> cases[] = {
+      {"set(arp(op=1,sip=10.1.1.1/24))", "set(arp(sip=10.1.1.0/255.255.255.0,op=1))"},
+      {"set( icmp ( code = 0 , type = 8 ) )", "set(icmp(type=8,code=0))"},
+      {"set(icmpv6(type=0x87))", "set(icmpv6(type=135))"},
+      {"set(nd(tll=0:1:2:3:4:5,target=fe80::0:1))",
+       "set(nd(target=fe80::1,tll=00:01:02:03:04:05))"},
+  };
+  for (const auto& [in, out] : cases) {
+    SCOPED_TRACE(in);
+    std::vector<DpAction> parsed;
+    Status st = ParseActions(in, &parsed);
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ(FormatActions(parsed), out);
+  }
+}
+
 TEST(ActionsFormat, SetValueOutsideMaskIsNotPrinted) {
   DpAction ip = Blank(DpActionType::kSetIpv4);
   ip.ipv4.src = Ip("10.0.0.77");
@@ -233,6 +318,14 @@ TEST(ActionsFormat, ErrorsNameTheToken) {
       {"set(tcp(src=65536))", "set(tcp(src=65536)): value out of range (max 65535)"},
       {"set(ipv6(src=1::2::3))", "set(ipv6(src=1::2::3)): bad IPv6 address"},
       {"set(eth(src=zz:00:00:00:00:00))", "bad Ethernet address"},
+      {"set(arp(src=1.2.3.4))",
+       "set(arp(src=1.2.3.4)): unknown field 'src' (expected sip, tip, op, sha, tha)"},
+      {"set(arp(op=65536))", "set(arp(op=65536)): value out of range (max 65535)"},
+      {"set(icmp(type=256))", "set(icmp(type=256)): value out of range (max 255)"},
+      {"set(icmpv6(code=1,code=2))", "set(icmpv6(code=2)): code is given twice"},
+      {"set(nd(target=1.2.3.4))", "set(nd(target=1.2.3.4)): bad IPv6 address"},
+      {"set(nd(sll=00:11))", "bad Ethernet address"},
+      {"set(nd(slla=00:00:00:00:00:01))", "unknown field 'slla' (expected target, sll, tll)"},
       {"set(foo(x=1))", "'set(foo(x=1))': cannot set 'foo'"},
       {"set(ipv4)", "'set(ipv4)': expected set(ipv4(...))"},
       {"set(ipv4(src=1.2.3.4)", "missing ')'"},
@@ -428,6 +521,23 @@ DpAction RandomAction(std::mt19937_64& rng) {
     case DpActionType::kSetSctp:
       RandomMasked(rng, &a.l4.src, &a.l4.src_mask);
       RandomMasked(rng, &a.l4.dst, &a.l4.dst_mask);
+      break;
+    case DpActionType::kSetArp:
+      RandomMasked(rng, &a.arp.spa, &a.arp.spa_mask);
+      RandomMasked(rng, &a.arp.tpa, &a.arp.tpa_mask);
+      RandomMasked(rng, &a.arp.op, &a.arp.op_mask);
+      RandomMasked(rng, &a.arp.sha, &a.arp.sha_mask);
+      RandomMasked(rng, &a.arp.tha, &a.arp.tha_mask);
+      break;
+    case DpActionType::kSetIcmp:
+    case DpActionType::kSetIcmpv6:
+      RandomMasked(rng, &a.icmp.type, &a.icmp.type_mask);
+      RandomMasked(rng, &a.icmp.code, &a.icmp.code_mask);
+      break;
+    case DpActionType::kSetNd:
+      RandomMasked(rng, &a.nd.target, &a.nd.target_mask);
+      RandomMasked(rng, &a.nd.sll, &a.nd.sll_mask);
+      RandomMasked(rng, &a.nd.tll, &a.nd.tll_mask);
       break;
     case DpActionType::kRecirc:
       a.recirc_id = static_cast<uint32_t>(rng());
