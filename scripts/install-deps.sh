@@ -15,7 +15,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev valgrind
   # real clients and tools the tests drive
   iproute2 tcpdump python3 python3-scapy openssl
-  openvswitch-common tshark python3-os-ken
+  openvswitch-common openvswitch-switch tshark python3-os-ken
   # network namespaces and hosts of the os-ken test (ping, veth offloads)
   iputils-ping ethtool
 )
@@ -31,8 +31,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # tshark's package asks whether non-root users may capture; answer no
   # instead of prompting (the tests capture as root).
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+  # openvswitch-switch is installed for its ovs-vsctl client only: its
+  # daemons must not start (they would compete with Sluice for the machine).
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ -z "$made_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 else
   echo "install-deps: all ${#packages[@]} packages present"
 fi

@@ -19,7 +19,53 @@
 //   - The switch side decodes requests and encodes replies, but replies
 //     and asynchronous messages decode too (tests and the fuzzer use it).
 //   - Multipart replies longer than one message are split with
-//     OFPMPF_REPLY_MORE (EncodeMultipartReply returns several messages).
+//     OFPMPF_REPLY_MORE (Encode() returns several messages).
+//
+// Decisions (tested in tests/ofp/msgs_test.cc, multipart_test.cc; the
+// encoders are checked against `ovs-ofctl ofp-print` in
+// ofctl_print_test.cc, the decoders against messages ovs-ofctl really sends
+// in ofctl_capture_test.cc):
+//   - Implementation: ofp_msgs.cc (frame, dispatch, small messages, errors),
+//     ofp_msgs_flow.cc (packet-in/out, flow-removed, port-status, flow-,
+//     group-, meter-, port-, table-mod), ofp_multipart.cc,
+//     ofp_table_features.cc; shared declarations in ofp_msgs_internal.h.
+//   - Encode() takes the wire type from m.type when the body allows it
+//     (Echo, SwitchConfig, RoleMsg, AsyncMsg each serve two types), else
+//     from the body's own flag (reply / set / kind). It returns no message
+//     when m.version has no such message (a 1.3-only type or multipart type
+//     on 1.0) or is neither 1.0 nor 1.3 (a HELLO excepted).
+//   - Multipart replies: entries are never split across messages; every
+//     message but the last gets OFPMPF_REPLY_MORE (the last keeps
+//     MultipartReply::flags). An entry too big for a message of its own is
+//     left out (nothing a flow-/group-/meter-mod installed can be).
+//   - Table features: the codec writes the properties (see
+//     ofp_table_features.cc); "next tables" of a table are the later table
+//     ids of the same reply, and goto-table is offered only when there is
+//     one. Decoding keeps the fixed fields and skips the properties.
+//   - HELLO elements are read from version 1.3 on; elements that do not
+//     frame end the walk without an error (negotiation must still work
+//     with a future version's hello).
+//   - Packet-in data that would take the message past 65535 bytes is cut
+//     (total_len still tells the frame's length).
+//   - OpenFlow 1.0 mapping: port feature bits are renumbered (1.3's
+//     40G/100G/1T/OTHER have no 1.0 form); port state keeps LINK_DOWN only
+//     (no STP); flow-mod table_id is 0, or 0xff for deletes; both modify
+//     commands set modify_adds_if_missing; an exact-match flow-mod (no
+//     wildcard bits) gets priority 0xffff, as 1.0 prescribes; OFPFF_EMERG
+//     is refused with FLOW_MOD_FAILED/TABLE_FULL (1.0's ALL_TABLES_FULL);
+//     the packet-in in_port is the match's in_port; reason INVALID_TTL and
+//     flow-removed reason GROUP_DELETE (1.3 only) go out as ACTION and
+//     DELETE; queue stats "all ports" is OFPP_ALL on the wire and kPortAny
+//     in the value.
+//   - Checks made here (the rest is ofproto's): header length == bytes,
+//     exact body lengths, version, type, multipart type; packet-out and
+//     flow-mod buffer_id (BUFFER_UNKNOWN; ignored for deletes), packet-out
+//     in_port (a port, LOCAL, CONTROLLER or ANY; else BAD_PORT); flow-mod
+//     command, table 0xff only for deletes, flags; group-mod command, type,
+//     reserved ids (OFPG_ALL/ANY only for delete, which becomes kGroupAny);
+//     meter-mod command; port-mod port and config mask (only PORT_DOWN,
+//     NO_RECV, NO_FWD, NO_PACKET_IN); table-mod config; set-config flags;
+//     role; queue-get-config port (QUEUE_OP_FAILED/BAD_PORT).
 //
 // Thread-safety: free functions over values; no shared state.
 
@@ -54,7 +100,7 @@ inline constexpr uint16_t kBadReqBadVersion = 0, kBadReqBadType = 1, kBadReqBadM
                           kBadReqBadPacket = 12, kBadReqMultipartBufferOverflow = 13;
 inline constexpr uint16_t kBadActionBadExperimenter = 2, kBadActionBadOutPort = 4,
                           kBadActionBadLen = 1, kBadActionBadArgument = 5;
-inline constexpr uint16_t kBadInstBadLen = 8, kBadInstUnsupInst = 1;
+inline constexpr uint16_t kBadInstBadLen = 7, kBadInstUnsupInst = 1;
 inline constexpr uint16_t kBadMatchBadType = 0, kBadMatchBadLen = 1, kBadMatchBadTag = 2,
                           kBadMatchBadWildcards = 5;
 inline constexpr uint16_t kPortModFailed = 7, kPortModBadPort = 0, kPortModBadHwAddr = 1,
@@ -422,7 +468,8 @@ std::vector<uint8_t> EncodeOne(const Message& m);
 
 // An OFPT_ERROR for `version` carrying err (1.3 numbering, renumbered for
 // 1.0 where 1.0 has an equivalent, else BAD_REQUEST/EPERM) and the first
-// 64 bytes of the offending request.
+// 64 bytes of the offending request. For HELLO_FAILED the data is instead
+// err.message (an ASCII explanation, as the spec asks; at most 256 bytes).
 std::vector<uint8_t> EncodeError(uint8_t version, uint32_t xid, const OfpError& err,
                                  const uint8_t* request, size_t request_len);
 

@@ -75,7 +75,11 @@ class SwitchdProcess {
     std::filesystem::create_directories(dir_);
     ctl_ = (dir_ / "switchd.ctl").string();
   }
-  ~SwitchdProcess() { Stop(); }
+  ~SwitchdProcess() {
+    Stop();
+    std::error_code ec;
+    if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir_, ec);  // kept for a failed test's logs
+  }
 
   const std::filesystem::path& dir() const { return dir_; }
   const std::string& ctl() const { return ctl_; }

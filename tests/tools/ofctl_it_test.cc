@@ -248,7 +248,7 @@ TEST_F(OfctlTest, PacketOut) {
   uint64_t before = tx_of(3);
   std::string packet = "ffffffffffff0200000000010800"  // Ethernet
                        "450000280000000040110000c0a80001c0a80002"  // IPv4
-                       "04d20035001400000000000000000000";          // UDP + payload
+                       "04d20035001400000000000000000000000000000000";  // UDP + 12 bytes
   for (int i = 0; i < 5; ++i) {
     Ofctl13("packet-out", "'in_port=controller,packet=" + packet + ",actions=output:3'");
   }

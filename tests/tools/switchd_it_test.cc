@@ -15,92 +15,39 @@
 #include <vector>
 
 #include "controller/mgmt_client.h"
+#include "tests/common/switchd_process.h"
 
 namespace fs = std::filesystem;
 using sluice::ctl::MgmtCall;
 using sluice::ctl::MgmtReply;
+using sluice::test::BuildDir;
+using sluice::test::Shell;
 
 namespace {
-
-std::string BuildDir() {
-  const char* d = std::getenv("SLUICE_BUILD_DIR");
-  return d ? d : ".";
-}
-
-std::string Shell(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
 
 class SwitchdDemo : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sluice-it-" + std::to_string(getpid()));
-    fs::create_directories(dir_);
-    ctl_ = (dir_ / "switchd.ctl").string();
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      std::string log = (dir_ / "switchd.log").string();
-      freopen(log.c_str(), "w", stdout);
-      freopen(log.c_str(), "a", stderr);
-      std::string bin = BuildDir() + "/tools/sluice-switchd";
-      execl(bin.c_str(), bin.c_str(), "--demo", "--demo-dir", dir_.c_str(), "--ctl", ctl_.c_str(),
-            "--stats-interval", "0", "--dpdk-mem", "512", "--mbufs", "16384", "--hugepages", "no",
-            "--duration", "120", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    // Wait (bounded) until the switch answers on its socket.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      MgmtReply r;
-      if (MgmtCall(ctl_, "help", {}, 2, &r).ok()) return;
-      int status;
-      ASSERT_EQ(waitpid(pid_, &status, WNOHANG), 0) << "sluice-switchd exited early; see " << dir_;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    FAIL() << "sluice-switchd did not open " << ctl_;
+    dir_ = sw_.dir();
+    ctl_ = sw_.ctl();
+    ASSERT_TRUE(sw_.Start({"--demo", "--demo-dir", dir_.string()}));
   }
 
-  void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-    }
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
+  void TearDown() override { EXPECT_EQ(sw_.Stop(), 0) << sw_.Log(); }
 
   MgmtReply Call(const std::string& method, std::vector<std::string> params = {}) {
-    MgmtReply r;
-    sluice::Status st = MgmtCall(ctl_, method, params, 10, &r);
-    EXPECT_TRUE(st.ok()) << method << ": " << st.message();
-    return r;
+    return sw_.Call(method, std::move(params));
   }
 
   // Polls `method` until pred(json) holds (bounded), returns the last reply.
   template <class Pred>
   MgmtReply WaitFor(const std::string& method, Pred pred) {
-    MgmtReply r;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    do {
-      r = Call(method);
-      if (pred(r.json)) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    } while (std::chrono::steady_clock::now() < deadline);
-    return r;
+    return sw_.WaitFor(method, [&](const MgmtReply& r) { return pred(r.json); });
   }
 
+  sluice::test::SwitchdProcess sw_{"it"};
   fs::path dir_;
   std::string ctl_;
-  pid_t pid_ = -1;
 };
 
 TEST_F(SwitchdDemo, ForwardsAndReportsStatistics) {
