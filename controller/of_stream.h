@@ -33,8 +33,9 @@
 //      a message is never split or merged.
 //   2. on_close is called exactly once per started stream; no callback of
 //      that stream runs after it.
-//   3. queued_bytes() <= max_queued_bytes; a Send() that would pass it
-//      closes the stream with "send queue overflow" (the message is dropped).
+//   3. A Send() that would take queued_bytes() (accepted, not yet written)
+//      past max_queued_bytes drops that message and closes the stream with
+//      "send queue overflow".
 //   4. After Close() (or a bad length), on_message is not called again; what
 //      was queued before is written first, for at most 1 s.
 //   5. Connector: waits are initial_backoff_ms, 2x, 4x, ... capped at

@@ -35,6 +35,11 @@ struct SwitchdOptions {
   uint32_t max_backoff_ms = 8000;
   uint32_t fail_open_delay_ms = 0;  // 0: three probe intervals
   std::string private_key, certificate, ca_cert;  // for ssl:/pssl:
+  // The config store (sluice-db): with a target, ports, controllers, the
+  // fail mode and pmd-cpu-mask come from it and follow it live.
+  std::string db;
+  std::string bridge = "br0";  // the bridge to run when the store has none yet
+  uint32_t stats_write_interval_ms = 5000;  // Interface.statistics
   std::string ctl_path;  // management socket; empty = $SLUICE_RUNDIR/sluice-switchd.ctl
 };
 
