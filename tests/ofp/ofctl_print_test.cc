@@ -19,7 +19,7 @@ using namespace test;
 class OfctlPrint : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!HaveOvsOfctl()) GTEST_SKIP() << "ovs-ofctl not installed";
+    if (!HaveOvsOfctl()) FAIL() << "ovs-ofctl not installed (scripts/install-deps.sh installs it)";
   }
 
   // ofp-print of every message `m` encodes to; each must decode cleanly

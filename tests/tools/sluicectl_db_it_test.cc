@@ -551,7 +551,7 @@ TEST_F(SluicectlDb, ConcurrentRunsDecideOnCurrentData) {
 }
 
 TEST_F(SluicectlDb, OvsVsctlReadsBackWhatSluicectlWrites) {
-  if (!HaveOvs()) GTEST_SKIP() << "ovs-vsctl is not installed";
+  if (!HaveOvs()) FAIL() << "ovs-vsctl is not installed (scripts/install-deps.sh installs it)";
   CTL_OK(db_,
          "--no-wait add-br br0 -- add-port br0 p0 tag=5 -- set Interface p0 type=dpdk "
          "options:dpdk-devargs=net_null0 "
@@ -596,7 +596,7 @@ class SluicectlBothServers : public ::testing::TestWithParam<ServerKind> {
  protected:
   void SetUp() override {
     if (GetParam() == ServerKind::kOvsdbServer && !HaveOvs())
-      GTEST_SKIP() << "Open vSwitch is not installed";
+      FAIL() << "Open vSwitch is not installed (scripts/install-deps.sh installs it)";
     ASSERT_TRUE(db_.Start(GetParam(), "both-" + KindName(GetParam())));
   }
   void TearDown() override { db_.Stop(!HasFailure()); }
