@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -162,7 +163,8 @@ class DbServer {
   bool initialized_ = false;
 };
 
-fs::path TempDir(const std::string& tag) {
+fs::path TempDir(std::string tag) {
+  std::replace(tag.begin(), tag.end(), '/', '_');  // parameterized test names
   fs::path dir =
       fs::temp_directory_path() / ("sluice-dbclient-" + tag + "-" + std::to_string(getpid()));
   fs::remove_all(dir);
