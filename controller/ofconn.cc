@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "datapath/dpif/datapath.h"
 #include "ofproto/ofproto.h"
 
@@ -100,22 +102,26 @@ void OfConn::OnClosed(const std::string& reason) {
 
 void OfConn::ArmProbe() {
   if (config_.inactivity_probe_ms == 0 || closed_) return;
-  probe_timer_.expires_after(std::chrono::milliseconds(config_.inactivity_probe_ms));
+  // Checked four times per interval, so that a late timer on a busy
+  // machine neither skips the echo nor shortens the peer's time to answer.
+  probe_timer_.expires_after(std::chrono::milliseconds(std::max<uint32_t>(config_.inactivity_probe_ms / 4, 10)));
   auto self = shared_from_this();
   probe_timer_.async_wait([self](const boost::system::error_code& ec) {
     if (ec || self->closed_) return;
-    auto idle = std::chrono::steady_clock::now() - self->last_rx_;
+    auto now = std::chrono::steady_clock::now();
     auto probe = std::chrono::milliseconds(self->config_.inactivity_probe_ms);
-    if (idle >= 2 * probe || (self->probe_sent_ && idle >= probe)) {
-      spdlog::warn("{}: {}: no message for {} ms, disconnecting", self->mgr_->bridge()->name(),
-                   self->peer_, std::chrono::duration_cast<std::chrono::milliseconds>(idle).count());
-      self->Close();
-      return;
-    }
-    if (idle >= probe && self->version_ != 0) {
+    if (self->probe_sent_) {
+      if (now - self->probe_time_ >= probe) {
+        spdlog::warn("{}: {}: no reply to an echo request within {} ms, disconnecting",
+                     self->mgr_->bridge()->name(), self->peer_, self->config_.inactivity_probe_ms);
+        self->Close();
+        return;
+      }
+    } else if (now - self->last_rx_ >= probe && self->version_ != 0) {
       Message m{self->version_.load(), self->next_xid_++, Type::kEchoRequest, ofp::Echo{}};
       self->Send(m);
       self->probe_sent_ = true;
+      self->probe_time_ = now;
     }
     self->ArmProbe();
   });

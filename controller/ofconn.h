@@ -16,7 +16,8 @@
 //   - A decoding error or an ofproto error becomes an OFPT_ERROR carrying
 //     the request's xid and first bytes; the connection stays up.
 //   - Inactivity probe: with nothing received for probe_ms an echo request
-//     is sent; with nothing for 2 * probe_ms the connection is closed.
+//     is sent; with nothing received for probe_ms after that, the
+//     connection is closed.
 //
 // Thread-safety: io thread only, except role(), set_role() and Status()
 // (atomics).
@@ -86,7 +87,7 @@ class OfConn : public std::enable_shared_from_this<OfConn> {
   uint16_t config_flags_ = 0;
   std::atomic<bool> closed_{false};
   uint32_t next_xid_ = 1;
-  std::chrono::steady_clock::time_point last_rx_;
+  std::chrono::steady_clock::time_point last_rx_, probe_time_;
   bool probe_sent_ = false;
 
   std::atomic<uint64_t> rx_msgs_{0}, tx_msgs_{0}, errors_sent_{0}, packet_ins_{0},
