@@ -7,12 +7,13 @@
 
 #include "controller/mgmt_server.h"
 #include "datapath/dpif/datapath.h"
-#include "ofproto/ofproto.h"
+#include "ofproto/bridge_set.h"
 
 namespace sluice::ctl {
 
-// Registers the bridge commands for `br`. `dump-flows` with no bridge name
-// shows the datapath's megaflows (also `dpctl/dump-flows`).
-void RegisterBridgeViews(MgmtServer* server, dp::Datapath* dp, ofproto::Ofproto* br);
+// Registers the bridge commands; each names its bridge, looked up in
+// `bridges` at every call (bridges come and go with the store). `dump-flows`
+// with no bridge name shows the datapath's megaflows (also `dpctl/dump-flows`).
+void RegisterBridgeViews(MgmtServer* server, dp::Datapath* dp, ofproto::BridgeSet* bridges);
 
 }  // namespace sluice::ctl

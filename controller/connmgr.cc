@@ -88,7 +88,7 @@ Status ConnMgr::Start() {
   {
     std::lock_guard lock(mu_);
     last_controller_ms_ = NowMs();
-    for (const auto& p : dp_->Ports()) known_ports_[p.port_no] = {p.link_up, p.name};
+    for (const auto& p : Ports()) known_ports_[p.port_no] = {p.link_up, p.name};
   }
   SLUICE_RETURN_IF_ERROR(ApplyControllers(options_.controllers));
   br_->set_packet_in_listener([this](const ofproto::PacketIn& pi) { OnPacketIn(pi); });
@@ -289,7 +289,7 @@ void ConnMgr::SetPortConfig(uint32_t port_no, uint32_t config, uint32_t mask) {
   }
   // An administratively downed port is not live (fast-failover, flooding).
   bool link = false;
-  for (const auto& p : dp_->Ports()) link |= p.port_no == port_no && p.link_up;
+  for (const auto& p : Ports()) link |= p.port_no == port_no && p.link_up;
   br_->SetPortLive(port_no, link && !(now & ofp::kPortConfigPortDown));
   ofp::PortStatus ps;
   ps.reason = ofp::PortReason::kModify;
@@ -304,9 +304,20 @@ void ConnMgr::SetPortConfig(uint32_t port_no, uint32_t config, uint32_t mask) {
   for (auto& c : conns) c->SendPortStatus(ps);
 }
 
+std::vector<dp::PortInfo> ConnMgr::Ports() const {
+  std::vector<ofproto::XlatePort> mine = br_->Ports();  // sorted by ofport
+  std::vector<dp::PortInfo> out;
+  for (auto& p : dp_->Ports()) {
+    auto it = std::lower_bound(mine.begin(), mine.end(), p.port_no,
+                               [](const ofproto::XlatePort& x, uint32_t no) { return x.ofport < no; });
+    if (it != mine.end() && it->ofport == p.port_no) out.push_back(std::move(p));
+  }
+  return out;
+}
+
 std::vector<ofp::PortDesc> ConnMgr::PortDescs() const {
   std::vector<ofp::PortDesc> out;
-  for (const auto& p : dp_->Ports()) {
+  for (const auto& p : Ports()) {
     ofp::PortDesc d;
     d.port_no = p.port_no;
     std::copy(p.mac.b, p.mac.b + 6, d.hw_addr.begin());
@@ -381,7 +392,7 @@ void ConnMgr::Tick() {
   // Port status.
   std::vector<ofp::PortStatus> events;
   std::map<uint32_t, std::pair<bool, std::string>> current;
-  for (const auto& p : dp_->Ports()) current[p.port_no] = {p.link_up, p.name};
+  for (const auto& p : Ports()) current[p.port_no] = {p.link_up, p.name};
   std::vector<std::pair<uint32_t, bool>> liveness;
   {
     std::lock_guard lock(mu_);

@@ -44,6 +44,7 @@
 
 #include "controller/of_stream.h"
 #include "controller/ofp/ofp_msgs.h"
+#include "datapath/dpif/datapath.h"
 #include "datapath/util/status.h"
 
 namespace sluice::dp {
@@ -111,6 +112,8 @@ class ConnMgr {
   // --- For OfConn (io thread) ---
   ofproto::Ofproto* bridge() const { return br_; }
   dp::Datapath* datapath() const { return dp_; }
+  // The datapath's ports that belong to this bridge.
+  std::vector<dp::PortInfo> Ports() const;
   const ConnMgrOptions& options() const { return options_; }
   // Role arbitration: sets `conn`'s role; demotes the previous master.
   ofproto::OfpResult ChangeRole(OfConn* conn, ofp::ControllerRole role, uint64_t generation_id);

@@ -377,7 +377,7 @@ OfpResult OfConn::HandleMultipart(const Message& m) {
     }
     case MpType::kPortStats: {
       bool found = req.port_no == ofproto::kPortAny;
-      for (const auto& p : mgr_->datapath()->Ports()) {
+      for (const auto& p : mgr_->Ports()) {
         if (req.port_no != ofproto::kPortAny && p.port_no != req.port_no) continue;
         found = true;
         ofp::PortStats s;

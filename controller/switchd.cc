@@ -18,13 +18,16 @@
 #include "controller/mgmt_server.h"
 #include "controller/pcap_writer.h"
 #include "controller/stats_view.h"
+#include "controller/store_applier.h"
 #include "controller/store_config.h"
+#include "controller/switch_bridges.h"
 #include "db/client.h"
 #include "datapath/actions/actions_format.h"
 #include "datapath/dpif/datapath.h"
 #include "datapath/flow/flow_format.h"
 #include "datapath/port/eal.h"
 #include "ofproto/ofctl_parse.h"
+#include "ofproto/bridge_set.h"
 #include "ofproto/ofproto.h"
 
 namespace sluice::ctl {
@@ -72,7 +75,7 @@ struct Samples {
   StatsSample prev, latest;
 };
 
-void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples, ofproto::Ofproto* br) {
+void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples) {
   server->Register("pmd-stats", "per-PMD statistics: rates over the last second, totals, hit breakdown, drops",
                    [dp, samples](const std::vector<std::string>&) {
                      std::lock_guard lock(samples->mu);
@@ -139,242 +142,6 @@ void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples, ofpro
   });
 }
 
-void RegisterControllerViews(MgmtServer* server, ConnMgr* cm) {
-  server->Register("controller/show", "OpenFlow connections and listeners: role, version, counters",
-                   [cm](const std::vector<std::string>&) {
-                     MgmtReply r;
-                     r.json = nlohmann::json::array();
-                     for (const auto& c : cm->Connections()) {
-                       std::string version = c.version == 1 ? "1.0" : c.version == 4 ? "1.3" : "";
-                       r.text += fmt::format("{} {}: {}", c.target.empty() ? "accepted" : c.target,
-                                             c.peer, c.state);
-                       if (c.connected) {
-                         r.text += fmt::format(", OpenFlow {}, role {}, rx {} tx {} msgs, {} errors sent, "
-                                               "{} packet-ins ({} dropped)",
-                                               version, c.role, c.rx_msgs, c.tx_msgs, c.errors_sent,
-                                               c.packet_ins, c.packet_ins_dropped);
-                       }
-                       r.text += "\n";
-                       r.json.push_back({{"target", c.target}, {"peer", c.peer}, {"connected", c.connected},
-                                         {"state", c.state}, {"role", c.role}, {"version", version},
-                                         {"rx_msgs", c.rx_msgs}, {"tx_msgs", c.tx_msgs},
-                                         {"errors_sent", c.errors_sent}, {"packet_ins", c.packet_ins},
-                                         {"packet_ins_dropped", c.packet_ins_dropped}});
-                     }
-                     if (cm->fail_open_active()) r.text += "fail-open: active (no controller connected)\n";
-                     return r;
-                   });
-}
-
-
-// Applies the config store's configuration to the running switch and writes
-// the runtime columns back (see store_config.h). Runs on the main loop.
-class StoreApplier {
- public:
-  StoreApplier(dp::Datapath* dp, ofproto::Ofproto* br, ConnMgr* cm, db::Replica* replica,
-               const SwitchdOptions& o)
-      : dp_(dp), br_(br), cm_(cm), replica_(replica), o_(o) {}
-
-  void Apply(const StoreConfig& c, bool write_stats) {
-    const StoreBridge* b = nullptr;
-    for (const auto& x : c.bridges) {
-      if (x.name == br_->name()) b = &x;
-    }
-    if (!b && !c.bridges.empty() && warned_ != c.bridges[0].name) {
-      warned_ = c.bridges[0].name;
-      spdlog::error("the store names bridge {}, but this sluice-switchd runs bridge {} (one bridge per "
-                    "process for now): restart it to run {}",
-                    warned_, br_->name(), warned_);
-    }
-    ApplyPmdMask(c.pmd_cpu_mask);
-    if ((b != nullptr) != present_) BridgeCreatedOrDeleted(b);
-    std::map<std::string, InterfaceState> states;
-    ApplyPorts(b ? b->interfaces : std::vector<StoreInterface>{}, &states);
-    std::map<std::string, ControllerState> ctrl_states;
-    if (b) ApplyControllers(*b, &ctrl_states);
-    if (!write_stats) {
-      for (auto& [u, st] : states) st.statistics = last_stats_[u];
-    } else {
-      for (auto& [u, st] : states) last_stats_[u] = st.statistics;
-    }
-    db::Json ops = writer_.Update(states, ctrl_states, c.root_uuid, c.next_cfg);
-    if (!ops.empty()) {
-      replica_->Transact(ops, [](const db::Json&, const std::string& error) {
-        if (!error.empty()) spdlog::warn("writing runtime state to the store: {}", error);
-      });
-    }
-  }
-  void Reset() { writer_.Reset(); }
-
- private:
-  // A bridge that appears in the store starts empty (a standalone one with
-  // the NORMAL rule, as in Open vSwitch when it has no active controller);
-  // one that disappears loses its rules, groups and meters (its ports go
-  // with the port changes).
-  void BridgeCreatedOrDeleted(const StoreBridge* b) {
-    present_ = b != nullptr;
-    ofproto::FlowMod del;
-    del.command = ofproto::FlowMod::Command::kDelete;
-    del.table_id = ofproto::kAllTables;
-    br_->FlowMod(del);
-    ofproto::GroupMod gdel;
-    gdel.command = ofproto::GroupMod::Command::kDelete;
-    gdel.group_id = ofproto::kGroupAny;
-    br_->GroupMod(gdel);
-    ofproto::MeterMod mdel;
-    mdel.command = ofproto::MeterMod::Command::kDelete;
-    mdel.meter_id = ofproto::kMeterAll;
-    br_->MeterMod(mdel);
-    if (!b) {
-      spdlog::info("bridge {} deleted from the store", br_->name());
-      return;
-    }
-    bool active = false;
-    for (const auto& c : b->controllers) {
-      std::string error;
-      auto t = ParseTarget(c.target, 6653, &error);
-      active |= t && !t->passive;
-    }
-    if (b->fail_mode == "standalone" && !active) {
-      ofproto::FlowMod fm;
-      fm.priority = 0;
-      fm.insts = ofproto::Instructions::Apply({ofproto::OfAction::Output(ofproto::kPortNormal)});
-      if (auto e = br_->FlowMod(fm)) spdlog::error("default NORMAL rule: {}", e->message);
-    }
-    spdlog::info("bridge {} configured from the store (fail mode {})", b->name, b->fail_mode);
-  }
-
-  void ApplyPmdMask(const std::string& mask) {
-    if (mask.empty() || mask == pmd_mask_) return;
-    pmd_mask_ = mask;
-    std::vector<int> cores;
-    if (Status st = ParseCpuMask(mask, &cores); !st.ok()) {
-      spdlog::error("other_config:pmd-cpu-mask: {}", st.message());
-      return;
-    }
-    if (Status st = dp_->SetPmdCores(cores); !st.ok()) {
-      spdlog::error("other_config:pmd-cpu-mask={}: {}", mask, st.message());
-      return;
-    }
-    spdlog::info("PMD threads now on core(s) {}", fmt::join(cores, ","));
-  }
-
-  std::string Unsupported(const StoreInterface& i) const {
-    if (i.type == "internal") {
-      return "internal ports are not supported yet (Sluice bridges have no local port)";
-    }
-    if (i.type.empty() || i.type == "system") {
-      return "interface type \"" + i.type + "\" (a kernel interface) is not supported: use type=dpdk "
-             "with options:dpdk-devargs (e.g. net_af_packet0,iface=" + i.name + ")";
-    }
-    if (i.type != "dpdk") return "interface type " + i.type + " is not supported yet";
-    if (i.devargs.empty()) return "type dpdk needs options:dpdk-devargs";
-    return "";
-  }
-
-  void ApplyPorts(const std::vector<StoreInterface>& want, std::map<std::string, InterfaceState>* states) {
-    std::map<std::string, const StoreInterface*> by_name;
-    for (const auto& i : want) {
-      if (Unsupported(i).empty()) by_name[i.name] = &i;
-    }
-    // Remove ports that are gone or whose devargs changed.
-    for (const auto& p : dp_->Ports()) {
-      auto it = by_name.find(p.name);
-      if (it != by_name.end() && it->second->devargs == p.devargs) continue;
-      br_->RemovePort(p.port_no);
-      if (Status st = dp_->DelPort(p.port_no); !st.ok()) spdlog::error("{}", st.message());
-      vlan_.erase(p.name);
-      spdlog::info("port {} removed (config store)", p.name);
-    }
-    std::map<std::string, dp::PortInfo> present;
-    for (auto& p : dp_->Ports()) present[p.name] = p;
-    for (const auto& i : want) {
-      InterfaceState& st = (*states)[i.uuid];
-      st.error = Unsupported(i);
-      if (!st.error.empty()) continue;
-      auto it = present.find(i.name);
-      if (it == present.end()) {
-        auto f = failed_.find(i.name);
-        if (f != failed_.end() && f->second.first == i.devargs) {
-          st.error = f->second.second;  // remembered, not retried until the config changes
-          continue;
-        }
-        dp::PortConfig pc;
-        pc.name = i.name;
-        pc.devargs = i.devargs;
-        pc.n_rxq = o_.n_rxq;
-        pc.mtu = i.mtu_request;
-        uint32_t no = i.ofport_request;
-        if (Status s = dp_->AddPort(pc, &no); !s.ok()) {
-          failed_[i.name] = {i.devargs, s.message()};
-          st.error = s.message();
-          spdlog::error("port {}: {}", i.name, s.message());
-          continue;
-        }
-        failed_.erase(i.name);
-        spdlog::info("port {} added as OpenFlow port {} (config store)", i.name, no);
-        for (auto& p : dp_->Ports()) {
-          if (p.port_no == no) it = present.emplace(p.name, p).first;
-        }
-        if (it == present.end()) continue;
-      }
-      const dp::PortInfo& p = it->second;
-      auto vlan = std::make_pair(i.tag, i.trunks);
-      auto v = vlan_.find(i.name);
-      if (v == vlan_.end() || v->second != vlan) {
-        br_->SetPort(ofproto::XlatePort{p.port_no, p.link_up, i.tag, i.trunks});
-        vlan_[i.name] = vlan;
-      }
-      st.ofport = p.port_no;
-      st.mtu = p.mtu;
-      st.link_up = p.link_up;
-      st.statistics = {{"rx_packets", static_cast<int64_t>(p.stats.rx_packets)},
-                       {"rx_bytes", static_cast<int64_t>(p.stats.rx_bytes)},
-                       {"rx_dropped", static_cast<int64_t>(p.stats.rx_dropped)},
-                       {"rx_errors", static_cast<int64_t>(p.stats.rx_errors)},
-                       {"tx_packets", static_cast<int64_t>(p.stats.tx_packets)},
-                       {"tx_bytes", static_cast<int64_t>(p.stats.tx_bytes)},
-                       {"tx_dropped", static_cast<int64_t>(p.stats.tx_dropped)},
-                       {"tx_errors", static_cast<int64_t>(p.stats.tx_errors)}};
-    }
-  }
-
-  void ApplyControllers(const StoreBridge& b, std::map<std::string, ControllerState>* states) {
-    if (b.controllers != controllers_) {
-      if (Status st = cm_->SetControllers(b.controllers); !st.ok()) {
-        spdlog::error("bridge {} controllers: {}", b.name, st.message());
-      }
-      controllers_ = b.controllers;
-    }
-    if (b.fail_mode != fail_mode_) {
-      if (Status st = cm_->SetFailMode(b.fail_mode); !st.ok()) spdlog::error("{}", st.message());
-      fail_mode_ = b.fail_mode;
-    }
-    auto conns = cm_->Connections();
-    for (const auto& [target, uuid] : b.controller_uuids) {
-      ControllerState& s = (*states)[uuid];
-      for (const auto& c : conns) {
-        if (c.target != target || !c.connected) continue;
-        s.connected = true;
-        s.role = c.role == "equal" ? "other" : c.role;
-      }
-    }
-  }
-
-  dp::Datapath* dp_;
-  ofproto::Ofproto* br_;
-  ConnMgr* cm_;
-  db::Replica* replica_;
-  const SwitchdOptions& o_;
-  bool present_ = false;
-  std::string pmd_mask_, warned_, fail_mode_ = "standalone";
-  std::vector<ControllerConfig> controllers_;
-  std::map<std::string, std::pair<std::string, std::string>> failed_;  // name -> (devargs, error)
-  std::map<std::string, std::pair<uint16_t, std::vector<uint16_t>>> vlan_;
-  std::map<std::string, std::map<std::string, int64_t>> last_stats_;
-  RuntimeWriter writer_;
-};
-
 }  // namespace
 
 Status ParseCpuMask(const std::string& mask, std::vector<int>* cores) {
@@ -410,6 +177,12 @@ int RunSwitchd(const SwitchdOptions& in) {
     }
   }
 
+  if (!o.db.empty() && (!o.ports.empty() || !o.controllers.empty() || !o.of_flows.empty() ||
+                        !o.of_groups.empty() || !o.flows.empty() || o.demo)) {
+    spdlog::error("--db: bridges, ports and controllers come from the config store; "
+                  "--port, --controller, --of-flow, --of-group, --flow and --demo cannot be combined with it");
+    return 2;
+  }
   // With a config store, wait for its contents first: the EAL and the PMD
   // cores are set up from them.
   std::unique_ptr<db::Replica> replica;
@@ -437,10 +210,6 @@ int RunSwitchd(const SwitchdOptions& in) {
     StoreConfig sc = ParseStoreConfig(replica->Snapshot());
     if (o.pmd_cpu_mask.empty()) o.pmd_cpu_mask = sc.pmd_cpu_mask;
     if (!sc.dpdk_extra.empty()) o.dpdk_extra += " " + sc.dpdk_extra;
-    if (!sc.bridges.empty()) o.bridge = sc.bridges[0].name;
-    for (const auto& b : sc.bridges) {
-      if (b.name == o.bridge) o.fail_mode = b.fail_mode;
-    }
   }
 
   std::vector<int> cores;
@@ -538,66 +307,72 @@ int RunSwitchd(const SwitchdOptions& in) {
       }
     });
   }
-  // The bridge: every port of the datapath is an OpenFlow port with the same
-  // number. Fail mode standalone (the default) acts as a MAC-learning switch
-  // (a priority-0 NORMAL rule, like Open vSwitch with no controller);
-  // secure starts with empty tables.
-  ofproto::OfprotoOptions bo;
-  bo.name = o.bridge;
-  auto br = std::make_unique<ofproto::Ofproto>(dp.get(), bo);
-  for (const auto& p : dp->Ports()) br->SetPort(ofproto::XlatePort{p.port_no, p.link_up, 0, {}});
-  bool have_active = false;
-  for (const auto& c : o.controllers) {
-    std::string error;
-    auto t = ParseTarget(c, 6653, &error);
-    if (!t) {
-      spdlog::error("--controller '{}': {}", c, error);
+  // The bridges. With a store they are the store's (StoreApplier creates
+  // them); otherwise one, named --bridge, with every --port: its OpenFlow
+  // port numbers are the datapath's. Fail mode standalone (the default)
+  // acts as a MAC-learning switch (a priority-0 NORMAL rule, like Open
+  // vSwitch with no controller); secure starts with empty tables.
+  ofproto::BridgeSet bridge_set(dp.get());
+  SwitchBridges bridges(dp.get(), &bridge_set);
+  if (!replica) {
+    bool have_active = false;
+    for (const auto& c : o.controllers) {
+      std::string error;
+      auto t = ParseTarget(c, 6653, &error);
+      if (!t) {
+        spdlog::error("--controller '{}': {}", c, error);
+        return 2;
+      }
+      have_active |= !t->passive;
+    }
+    ofproto::OfprotoOptions bo;
+    bo.name = o.bridge;
+    ConnMgrOptions cmo;
+    for (const auto& c : o.controllers) {
+      cmo.controllers.push_back(ControllerConfig{c, o.inactivity_probe_ms, o.max_backoff_ms});
+    }
+    cmo.tls = TlsOptions{o.private_key, o.certificate, o.ca_cert};
+    cmo.fail_mode = o.fail_mode;
+    cmo.fail_open_delay_ms = o.fail_open_delay_ms;
+    if (Status st = bridges.Create(bo, cmo); !st.ok()) {
+      spdlog::error("{}", st.message());
       return 2;
     }
-    have_active |= !t->passive;
-  }
-  // Like Open vSwitch: with no controller to ask, a standalone bridge starts
-  // with a visible priority-0 NORMAL rule.
-  // (With a store, StoreApplier does this when the bridge appears there.)
-  if (!replica && o.fail_mode == "standalone" && o.flows.empty() && !have_active) {
-    ofproto::FlowMod fm;
-    fm.priority = 0;
-    fm.insts = ofproto::Instructions::Apply({ofproto::OfAction::Output(ofproto::kPortNormal)});
-    if (auto e = br->FlowMod(fm)) spdlog::error("default NORMAL rule: {}", e->message);
-  }
-  for (const auto& text : o.of_groups) {
-    ofproto::GroupMod gm;
-    Status st = ofproto::ParseGroupMod(text, ofproto::GroupMod::Command::kAdd, &gm);
-    ofproto::OfpResult e;
-    if (st.ok()) e = br->GroupMod(gm);
-    if (!st.ok() || e) {
-      spdlog::error("--of-group '{}': {}", text, st.ok() ? e->message : st.message());
-      return 2;
+    auto br = bridges.bridge(o.bridge);
+    for (const auto& p : dp->Ports()) {
+      br->SetPort(ofproto::XlatePort{p.port_no, p.link_up, 0, {}});
+      bridge_set.AttachPort(p.port_no, o.bridge);
+    }
+    // Like Open vSwitch: with no controller to ask, a standalone bridge
+    // starts with a visible priority-0 NORMAL rule.
+    if (o.fail_mode == "standalone" && o.flows.empty() && !have_active) {
+      ofproto::FlowMod fm;
+      fm.priority = 0;
+      fm.insts = ofproto::Instructions::Apply({ofproto::OfAction::Output(ofproto::kPortNormal)});
+      if (auto e = br->FlowMod(fm)) spdlog::error("default NORMAL rule: {}", e->message);
+    }
+    for (const auto& text : o.of_groups) {
+      ofproto::GroupMod gm;
+      Status st = ofproto::ParseGroupMod(text, ofproto::GroupMod::Command::kAdd, &gm);
+      ofproto::OfpResult e;
+      if (st.ok()) e = br->GroupMod(gm);
+      if (!st.ok() || e) {
+        spdlog::error("--of-group '{}': {}", text, st.ok() ? e->message : st.message());
+        return 2;
+      }
+    }
+    for (const auto& text : o.of_flows) {
+      ofproto::FlowMod fm;
+      Status st = ofproto::ParseFlowMod(text, ofproto::FlowMod::Command::kAdd, &fm);
+      ofproto::OfpResult e;
+      if (st.ok()) e = br->FlowMod(fm);
+      if (!st.ok() || e) {
+        spdlog::error("--of-flow '{}': {}", text, st.ok() ? e->message : st.message());
+        return 2;
+      }
     }
   }
-  for (const auto& text : o.of_flows) {
-    ofproto::FlowMod fm;
-    Status st = ofproto::ParseFlowMod(text, ofproto::FlowMod::Command::kAdd, &fm);
-    ofproto::OfpResult e;
-    if (st.ok()) e = br->FlowMod(fm);
-    if (!st.ok() || e) {
-      spdlog::error("--of-flow '{}': {}", text, st.ok() ? e->message : st.message());
-      return 2;
-    }
-  }
-  if (o.flows.empty()) br->Start();
-  ConnMgrOptions cmo;
-  for (const auto& c : o.controllers) {
-    cmo.controllers.push_back(ControllerConfig{c, o.inactivity_probe_ms, o.max_backoff_ms});
-  }
-  cmo.tls = TlsOptions{o.private_key, o.certificate, o.ca_cert};
-  cmo.fail_mode = o.fail_mode;
-  cmo.fail_open_delay_ms = o.fail_open_delay_ms;
-  auto connmgr = std::make_unique<ConnMgr>(br.get(), dp.get(), cmo);
-  if (Status st = connmgr->Start(); !st.ok()) {
-    spdlog::error("{}", st.message());
-    return 2;
-  }
+  if (o.flows.empty()) bridge_set.Start();
   dp->StartPmds();
   spdlog::info("sluice-switchd running: {} PMD(s) on core(s) {}, {} port(s), {} flow(s)",
                cores.size(), fmt::join(cores, ","), o.ports.size(), flows.size());
@@ -607,16 +382,16 @@ int RunSwitchd(const SwitchdOptions& in) {
   Samples samples;
   samples.prev = samples.latest = prev;
   MgmtServer mgmt;
-  RegisterViews(&mgmt, dp.get(), &samples, br.get());
-  RegisterBridgeViews(&mgmt, dp.get(), br.get());
-  RegisterControllerViews(&mgmt, connmgr.get());
+  RegisterViews(&mgmt, dp.get(), &samples);
+  RegisterBridgeViews(&mgmt, dp.get(), &bridge_set);
+  RegisterControllerViews(&mgmt, &bridges);
   std::string ctl_path = o.ctl_path.empty() ? DefaultCtlPath() : o.ctl_path;
   if (Status st = mgmt.Start(ctl_path); !st.ok()) {
     spdlog::warn("{} (runtime views unavailable)", st.message());
   }
   std::unique_ptr<StoreApplier> applier;
   if (replica) {
-    applier = std::make_unique<StoreApplier>(dp.get(), br.get(), connmgr.get(), replica.get(), o);
+    applier = std::make_unique<StoreApplier>(dp.get(), &bridges, replica.get(), o);
     applier->Apply(ParseStoreConfig(replica->Snapshot()), true);
   }
   uint64_t seen_snapshots = replica ? replica->snapshots() : 0;
@@ -664,9 +439,14 @@ int RunSwitchd(const SwitchdOptions& in) {
   mgmt.Stop();
   applier.reset();
   if (replica) replica->Stop();
-  connmgr->Stop();
+  uint64_t upcalls = 0, installed = 0;
+  for (const auto& br : bridge_set.All()) {
+    upcalls += br->stats().upcalls;
+    installed += br->stats().installed;
+  }
+  bridges.DestroyAll();
   dp->StopPmds();
-  br->Stop();
+  bridge_set.Stop();
   drop_stop.store(true);
   if (drop_handler.joinable()) drop_handler.join();
   if (o.stats_format != "json") {
@@ -675,14 +455,11 @@ int RunSwitchd(const SwitchdOptions& in) {
                 PortsText(last, nullptr).c_str(),
                 DumpFlowsText(dp->FlowDump(), dp::Pmd::NowMs()).c_str());
   }
-  ofproto::OfprotoStats bs = br->stats();
   if (o.flows.empty()) {
-    spdlog::info("stopping: {} upcall(s) handled, {} megaflow(s) installed", bs.upcalls, bs.installed);
+    spdlog::info("stopping: {} upcall(s) handled, {} megaflow(s) installed", upcalls, installed);
   } else {
     spdlog::info("stopping: {} upcall(s) dropped (datapath-only mode: --flow given)", dropped_upcalls.load());
   }
-  connmgr.reset();
-  br.reset();
   dp.reset();
   if (o.demo) {
     for (const auto& p : o.ports) {

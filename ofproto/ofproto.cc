@@ -13,8 +13,11 @@
 namespace sluice::ofproto {
 
 namespace {
+// A controller cookie: tag (8 bits) | bridge id (16) | unused (8) | request index (32).
 constexpr uint64_t kControllerCookieTag = uint64_t{0x5c} << 56;
 constexpr uint64_t kControllerCookieTagMask = uint64_t{0xff} << 56;
+constexpr int kCookieBridgeShift = 40;
+constexpr uint64_t kCookieIndexMask = 0xffffffffull;
 }  // namespace
 
 OfFlow FlowFromKey(const dp::FlowKey& key) {
@@ -51,7 +54,7 @@ Ofproto::~Ofproto() { Stop(); }
 
 void Ofproto::Start() {
   stop_.store(false);
-  for (uint32_t i = 0; i < std::max<uint32_t>(1, options_.n_handlers); ++i) {
+  for (uint32_t i = 0; i < options_.n_handlers; ++i) {
     handlers_.emplace_back([this] { HandlerMain(); });
   }
   revalidator_ = std::thread([this] { RevalidatorMain(); });
@@ -151,12 +154,17 @@ uint64_t Ofproto::ControllerCookie(const ControllerRequest& r) {
     controller_requests_.push_back(r);
     controller_index_.emplace(key, id);
   }
-  return kControllerCookieTag | id;
+  return kControllerCookieTag | uint64_t{options_.id} << kCookieBridgeShift | id;
+}
+
+std::optional<uint16_t> Ofproto::CookieBridge(uint64_t cookie) {
+  if ((cookie & kControllerCookieTagMask) != kControllerCookieTag) return std::nullopt;
+  return static_cast<uint16_t>(cookie >> kCookieBridgeShift);
 }
 
 bool Ofproto::DecodeControllerCookie(uint64_t cookie, ControllerRequest* r) const {
-  if ((cookie & kControllerCookieTagMask) != kControllerCookieTag) return false;
-  uint64_t id = cookie & ~kControllerCookieTagMask;
+  if (CookieBridge(cookie) != options_.id) return false;
+  uint64_t id = cookie & kCookieIndexMask;
   std::lock_guard lock(const_cast<std::mutex&>(cookie_mu_));
   if (id >= controller_requests_.size()) return false;
   *r = controller_requests_[id];
@@ -521,6 +529,12 @@ void Ofproto::Revalidate() {
   stats_.deleted_idle += idle;
   stats_.deleted_stale += stale;
   stats_.last_revalidate_ms = dt;
+}
+
+void Ofproto::DeleteMegaflows() {
+  std::lock_guard lock(ukey_mu_);
+  for (const auto& [id, k] : ukeys_) dp_->FlowDel(k.ufid, k.pmd).ok();
+  ukeys_.clear();
 }
 
 OfprotoStats Ofproto::stats() const {

@@ -39,6 +39,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -56,6 +57,11 @@ namespace sluice::ofproto {
 
 struct OfprotoOptions {
   std::string name = "br0";
+  // Tags the bridge's controller cookies, so that a switch running several
+  // bridges on one datapath routes userspace upcalls back (bridge_set.h).
+  uint16_t id = 0;
+  // Handler threads Start() runs, each pulling upcalls from the datapath.
+  // 0: none; a BridgeSet pulls them and calls HandleUpcall().
   uint32_t n_handlers = 1;
   uint32_t mac_aging_s = 300;
   uint32_t mac_max_entries = 8192;
@@ -134,6 +140,12 @@ class Ofproto {
   // --- Slow path ---
   // Handles up to `max` pending upcalls on the calling thread; returns how many.
   size_t HandleUpcalls(size_t max = SIZE_MAX);
+  // Handles one upcall that belongs to this bridge; takes the packet.
+  void HandleUpcall(dp::Upcall& u);
+  // The bridge id a userspace upcall's cookie carries, if it is one of ours.
+  static std::optional<uint16_t> CookieBridge(uint64_t cookie);
+  // Deletes every megaflow this bridge installed (the bridge is going away).
+  void DeleteMegaflows();
   // One revalidation pass (see Design).
   void Revalidate();
 
@@ -141,6 +153,7 @@ class Ofproto {
   OfprotoStats stats() const;
   uint64_t Now() const { return options_.clock(); }
   const std::string& name() const { return options_.name; }
+  uint16_t id() const { return options_.id; }
 
  private:
   struct Ukey {
@@ -168,7 +181,6 @@ class Ofproto {
   uint64_t InputsVersionLocked() const;
   uint64_t ControllerCookie(const ControllerRequest& r);
   bool DecodeControllerCookie(uint64_t cookie, ControllerRequest* r) const;
-  void HandleUpcall(dp::Upcall& u);
   void HandlerMain();
   void RevalidatorMain();
   void EmitRemoved(std::vector<FlowRemoved>& removed);

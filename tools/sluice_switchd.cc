@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--db", o.db,
                  "the config store to follow (unix:PATH or tcp:IP:PORT, e.g. unix:/run/sluice/db.sock); "
                  "ports, controllers, fail mode and pmd-cpu-mask then come from it, live");
-  app.add_option("--bridge", o.bridge, "the bridge's name when the store has none yet")->capture_default_str();
+  app.add_option("--bridge", o.bridge, "the bridge's name (without --db; with it, bridges come from the store)")->capture_default_str();
   app.add_option("--ctl", o.ctl_path, "management socket (default $SLUICE_RUNDIR/sluice-switchd.ctl, SLUICE_RUNDIR defaults to /run/sluice)");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

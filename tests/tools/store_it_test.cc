@@ -6,7 +6,9 @@
 // store.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "controller/pcap_writer.h"
 #include "tests/common/child_process.h"
@@ -150,6 +152,62 @@ TEST_F(StoreTest, ControllersAndRestart) {
         return rc != 0;
       },
       15000));
+}
+
+TEST_F(StoreTest, SeveralBridgesShareTheSwitch) {
+  // br0 floods its source's broadcasts to a; br1 has no source yet.
+  Ctl("add-br br0 -- add-port br0 src -- set Interface src type=dpdk "
+      "options:dpdk-devargs=net_pcap_mb0,rx_pcap=" + pcap_ + ",infinite_rx=1 "
+      "-- add-port br0 a -- set Interface a type=dpdk options:dpdk-devargs=net_null_mb1,no-rx=1 "
+      "-- add-br br1 -- add-port br1 c -- set Interface c type=dpdk options:dpdk-devargs=net_null_mb2,no-rx=1");
+  EXPECT_TRUE(TxGrows("a"));
+  // Nothing of br0's crosses to br1.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(TxOf("c"), 0u);
+  EXPECT_NE(sw_->Call("dump-flows", {"br1"}).text.find("NORMAL"), std::string::npos);
+  auto stats = sw_->Call("upcall-stats").json;
+  ASSERT_EQ(stats["bridges"].size(), 2u) << stats.dump();
+  EXPECT_EQ(stats["bridges"][1]["bridge"], "br1");
+  EXPECT_EQ(stats["bridges"][1]["upcalls"], 0u) << stats.dump();
+
+  // Each bridge has its own controllers, which see only its ports.
+  int port = FreeTcpPort();
+  Ctl("set-controller br1 ptcp:" + std::to_string(port) + ":127.0.0.1");
+  std::string target = "tcp:127.0.0.1:" + std::to_string(port);
+  int rc;
+  std::string show;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        show = Shell("ovs-ofctl -O OpenFlow13 --timeout=2 show " + target, &rc);
+        return rc == 0;
+      },
+      10));
+  EXPECT_NE(show.find("(c)"), std::string::npos) << show;
+  EXPECT_EQ(show.find("(a)"), std::string::npos) << show;
+  EXPECT_EQ(show.find("(src)"), std::string::npos) << show;
+
+  // A port moves from br0 to br1 and takes br1's traffic from then on.
+  Ctl("del-port br0 a -- add-port br1 a -- set Interface a type=dpdk options:dpdk-devargs=net_null_mb1,no-rx=1");
+  Ctl("add-port br1 src1 -- set Interface src1 type=dpdk "
+      "options:dpdk-devargs=net_pcap_mb3,rx_pcap=" + pcap_ + ",infinite_rx=1");
+  EXPECT_TRUE(TxGrows("c"));
+  EXPECT_TRUE(TxGrows("a"));
+  EXPECT_NE(Shell("ovs-ofctl -O OpenFlow13 --timeout=2 show " + target, &rc).find("(a)"), std::string::npos);
+
+  // Deleting br1 takes its ports and its controller with it; br0 runs on.
+  Ctl("del-br br1");
+  EXPECT_TRUE(PollUntil([&] { return Port("c").is_null() && Port("a").is_null() && Port("src1").is_null(); }, 10));
+  EXPECT_FALSE(Port("src").is_null());
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        Shell("ovs-ofctl -O OpenFlow13 --timeout=1 show " + target, &rc);
+        return rc != 0;
+      },
+      15));
+  EXPECT_EQ(sw_->Call("upcall-stats").json["bridges"].size(), 1u);
+  ctl::MgmtReply r;
+  Status st = ctl::MgmtCall(sw_->ctl(), "dump-flows", {"br1"}, 10, &r);
+  EXPECT_NE(st.message().find("no bridge named br1 (this switch has br0)"), std::string::npos) << st.message();
 }
 
 }  // namespace

@@ -1,0 +1,73 @@
+#pragma once
+// What: StoreApplier, which makes the running switch match the config
+// store: bridges created and destroyed, ports added, moved and removed,
+// VLAN settings, controllers, fail modes and the PMD cores; and the runtime
+// columns written back (store_config.h's RuntimeWriter).
+//
+// Design:
+//   - Apply() is idempotent: it compares the store's configuration with
+//     what runs and changes only the difference, so the main loop can call
+//     it on every store update and once a second (to refresh link states,
+//     connections and, every few seconds, statistics).
+//   - Order within one Apply(): new bridges first (so their ports have a
+//     home), then ports over all bridges (a port that changes bridge or
+//     devargs is removed and added again), then bridges that are gone (by
+//     then without ports), then controllers.
+//   - A port that could not be created is remembered with its devargs and
+//     not retried until its configuration changes; its error goes to
+//     Interface.error.
+//   - A bridge that appears starts empty; a standalone one with no active
+//     controller gets the visible priority-0 NORMAL rule, as in Open vSwitch.
+//
+// Thread-safety: owned and called by the main loop only.
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "controller/store_config.h"
+#include "controller/switch_bridges.h"
+#include "controller/switchd.h"
+
+namespace sluice::ctl {
+
+class StoreApplier {
+ public:
+  StoreApplier(dp::Datapath* dp, SwitchBridges* bridges, db::Replica* replica,
+               const SwitchdOptions& o)
+      : dp_(dp), bridges_(bridges), replica_(replica), o_(o) {}
+
+  void Apply(const StoreConfig& c, bool write_stats);
+  // Rewrite every runtime column at the next Apply() (after a reconnection).
+  void Reset() { writer_.Reset(); }
+
+ private:
+  struct BridgeState {
+    std::string fail_mode = "standalone";
+    std::vector<ControllerConfig> controllers;
+  };
+  struct Wanted {
+    const StoreInterface* iface;
+    std::string bridge;
+  };
+
+  void ApplyPmdMask(const std::string& mask);
+  void CreateBridge(const StoreBridge& b);
+  void ApplyPorts(const StoreConfig& c, std::map<std::string, InterfaceState>* states);
+  void ApplyControllers(const StoreBridge& b, std::map<std::string, ControllerState>* states);
+  std::string Unsupported(const StoreInterface& i) const;
+
+  dp::Datapath* dp_;
+  SwitchBridges* bridges_;
+  db::Replica* replica_;
+  const SwitchdOptions& o_;
+  std::string pmd_mask_;
+  std::map<std::string, BridgeState> state_;                           // by bridge name
+  std::map<std::string, std::pair<std::string, std::string>> failed_;  // port -> (devargs, error)
+  std::map<std::string, std::pair<uint16_t, std::vector<uint16_t>>> vlan_;  // port -> (tag, trunks)
+  std::map<std::string, std::map<std::string, int64_t>> last_stats_;
+  RuntimeWriter writer_;
+};
+
+}  // namespace sluice::ctl
