@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -208,6 +209,29 @@ TEST_F(StoreTest, SeveralBridgesShareTheSwitch) {
   ctl::MgmtReply r;
   Status st = ctl::MgmtCall(sw_->ctl(), "dump-flows", {"br1"}, 10, &r);
   EXPECT_NE(st.message().find("no bridge named br1 (this switch has br0)"), std::string::npos) << st.message();
+}
+
+TEST_F(StoreTest, PmdCoresFollowTheStore) {
+  Ctl("add-br br0 -- add-port br0 src -- set Interface src type=dpdk "
+      "options:dpdk-devargs=net_pcap_pc0,rx_pcap=" + pcap_ + ",infinite_rx=1 "
+      "-- add-port br0 a -- set Interface a type=dpdk options:dpdk-devargs=net_null_pc1,no-rx=1");
+  EXPECT_TRUE(TxGrows("a"));
+  // The cores polling rx queues, as pmd-rxq-show reports them.
+  auto cores = [&] {
+    std::set<int> out;
+    for (const auto& q : sw_->Call("pmd-rxq-show").json) out.insert(q["core"].get<int>());
+    return out;
+  };
+  for (const auto& [mask, want] : {std::pair{"0x1", std::set<int>{0}}, std::pair{"0x2", std::set<int>{1}},
+                                   std::pair{"0x3", std::set<int>{0, 1}}}) {
+    Ctl(std::string("set Open_vSwitch . other_config:pmd-cpu-mask=") + mask);
+    EXPECT_TRUE(PollUntil([&] { return cores() == want; }, 10)) << mask << " " << sw_->Log();
+    EXPECT_TRUE(TxGrows("a")) << mask;  // traffic keeps flowing on the new PMDs
+  }
+  // A bad mask is refused in the log and changes nothing.
+  Ctl("set Open_vSwitch . other_config:pmd-cpu-mask=0xzz");
+  EXPECT_EQ(cores(), (std::set<int>{0, 1}));
+  EXPECT_TRUE(TxGrows("a"));
 }
 
 }  // namespace
