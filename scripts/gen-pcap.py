@@ -43,6 +43,16 @@ Kinds (flow i = 0 .. N-1)
           Rules: one exact rule per source, ip,nw_src=A,actions=output:2, so
           that a megaflow has to look at all 32 bits of nw_src (a single
           catch-all rule would give one megaflow for every source).
+  exact   N flows over 1000 exact destination rules: rule j = i mod 1000,
+          dst 10.1.(j div 256).(j mod 256), src and sport as udp (so the
+          megaflows are about 1000 while the exact-match caches see N flows).
+          Rules: 1000 rules priority=100,ip,nw_dst=10.1.A.B,actions=output:2.
+  nmasks  N flows over --masks M rules (1..64), one per distinct mask shape:
+          shape k = i mod M matches nw_dst=10.(100+k).0.0/L with
+          L = 16 + (k mod 16), plus tp_dst=7000 when bit 0 of k div 16 is
+          set and nw_src=172.16.0.0/12 when bit 1 is; dst = 10.(100+k).0.0
+          + ((i div M) mod 2^(32-L)), tp_dst 7000.
+          Rules: M rules priority=100,udp,...,actions=output:2.
 
 Companion rules file
   Unless --no-rules, FILE.rules is written next to FILE: OpenFlow rules in
@@ -73,6 +83,18 @@ DPORT_DEFAULT = 5001
 MASK_PLEN = [22, 23, 24, 25, 26, 27, 28, 29, 30, 32]
 MASK_SHAPES = [(MASK_PLEN[k // 2], bool(k % 2)) for k in range(20)]
 MASK_RULES_PER_SHAPE = 50
+
+# exact kind: rule j matches nw_dst=10.1.(j >> 8).(j & 255) exactly.
+EXACT_RULES = 1000
+
+# nmasks kind: shape k = (nw_dst prefix length, tp_dst matched, nw_src /12 matched).
+NMASKS_MAX = 64
+
+
+def nmask_shape(k):
+    flags = k // 16
+    return 16 + k % 16, bool(flags & 1), bool(flags & 2)
+
 
 DEFAULT_TARGET_PACKETS = 100_000
 
@@ -117,7 +139,7 @@ def build_frame(flow_idx, src, dst, sport, dport, record_len):
     return frame
 
 
-def flow_tuple(kind, i):
+def flow_tuple(kind, i, masks=1):
     """(src, dst, sport, dport) of flow i for the given kind."""
     src = SRC_BASE + (i % (1 << 20)) + 1
     sport = 1024 + (i % 64000)
@@ -138,10 +160,18 @@ def flow_tuple(kind, i):
         return src, dst, sport, dport
     if kind == "srcip":
         return src, DST_DEFAULT, 1024 + (i >> 20) % 64000, DPORT_DEFAULT
+    if kind == "exact":
+        j = i % EXACT_RULES
+        return src, (10 << 24) | (1 << 16) | j, sport, DPORT_DEFAULT
+    if kind == "nmasks":
+        k = i % masks
+        plen, _, _ = nmask_shape(k)
+        host = (i // masks) % (1 << (32 - plen))
+        return src, (10 << 24) | ((100 + k) << 16) | host, sport, 7000
     raise ValueError(kind)
 
 
-def rules_for(kind, flows):
+def rules_for(kind, flows, masks=1):
     if kind == "udp":
         yield "in_port=1,actions=output:2"
     elif kind == "prefix":
@@ -158,6 +188,18 @@ def rules_for(kind, flows):
     elif kind == "srcip":
         for i in range(min(flows, 1 << 20)):
             yield "priority=100,ip,nw_src=%s,actions=output:2" % ip_str(SRC_BASE + i + 1)
+    elif kind == "exact":
+        for j in range(EXACT_RULES):
+            yield "priority=100,ip,nw_dst=10.1.%d.%d,actions=output:2" % (j >> 8, j & 255)
+    elif kind == "nmasks":
+        for k in range(masks):
+            plen, with_port, with_src = nmask_shape(k)
+            r = "priority=100,udp,nw_dst=10.%d.0.0/%d" % (100 + k, plen)
+            if with_port:
+                r += ",tp_dst=7000"
+            if with_src:
+                r += ",nw_src=172.16.0.0/12"
+            yield r + ",actions=output:2"
 
 
 def packet_order(flows, packets, seed):
@@ -189,7 +231,10 @@ def main(argv=None):
         help="number of frames (default: N * max(1, round(100000/N)), about 100k)",
     )
     p.add_argument("--seed", type=int, default=1, help="shuffle seed (default 1)")
-    p.add_argument("--kind", choices=["udp", "prefix", "masks", "srcip"], default="udp")
+    p.add_argument("--kind", choices=["udp", "prefix", "masks", "srcip", "exact", "nmasks"],
+                   default="udp")
+    p.add_argument("--masks", type=int, default=1,
+                   help="nmasks kind: number of distinct mask shapes, 1..%d (default 1)" % NMASKS_MAX)
     p.add_argument("--size", type=int, default=64,
                    help="frame size on the wire incl. FCS, 64..9018 (default 64)")
     p.add_argument("--no-rules", action="store_true", help="do not write FILE.rules")
@@ -198,6 +243,8 @@ def main(argv=None):
 
     if a.flows < 1:
         p.error("--flows must be >= 1")
+    if not 1 <= a.masks <= NMASKS_MAX:
+        p.error("--masks must be within 1..%d" % NMASKS_MAX)
     if not 64 <= a.size <= 9018:
         p.error("--size must be within 64..9018")
     if a.kind == "srcip" and a.flows > (1 << 20):
@@ -221,7 +268,7 @@ def main(argv=None):
     frames = []
     seen = set()
     for i in range(used):
-        t = flow_tuple(a.kind, i)
+        t = flow_tuple(a.kind, i, a.masks)
         frames.append(build_frame(i, *t, rec_len))
         seen.add(t)
     if len(seen) != used:
@@ -247,9 +294,10 @@ def main(argv=None):
     nrules = 0
     if not a.no_rules:
         with open(a.out + ".rules", "w") as f:
-            f.write("# %s: --kind %s --flows %d (ovs-ofctl add-flows syntax; port 1 = pcap "
-                    "source, port 2 = sink)\n" % (a.out, a.kind, a.flows))
-            for r in rules_for(a.kind, a.flows):
+            f.write("# %s: --kind %s --flows %d%s (ovs-ofctl add-flows syntax; port 1 = pcap "
+                    "source, port 2 = sink)\n" % (a.out, a.kind, a.flows,
+                                                  " --masks %d" % a.masks if a.kind == "nmasks" else ""))
+            for r in rules_for(a.kind, a.flows, a.masks):
                 f.write(r + "\n")
                 nrules += 1
 
