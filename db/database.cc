@@ -205,7 +205,9 @@ struct Database::Impl {
     // 1. Strong references written by this transaction.
     bool needs_gc = false;
     for (size_t t = 0; t < n; ++t) {
-      for (const auto& [u, r] : view.changes(t)) {
+      for (const auto& change : view.changes(t)) {
+        const Uuid& u = change.first;  // named, not bound: lambdas below use it
+        const auto& r = change.second;
         RowPtr old = view.FindBase(t, u);
         if (!r) {
           needs_gc = needs_gc || old != nullptr;
@@ -240,7 +242,8 @@ struct Database::Impl {
         });
       }
       while (!stack.empty()) {
-        auto [t, r] = stack.back();
+        const size_t t = stack.back().first;  // named, not bound: lambdas below use them
+        const RowPtr r = stack.back().second;
         stack.pop_back();
         for (const RefColumn& rc : strong_cols[t]) {
           std::optional<Error> err;
@@ -400,7 +403,9 @@ struct Database::Impl {
 
     // The net change.
     for (size_t t = 0; t < n; ++t) {
-      for (const auto& [u, r] : view.changes(t)) {
+      for (const auto& change : view.changes(t)) {
+        const Uuid& u = change.first;  // named, not bound: lambdas below use it
+        const auto& r = change.second;
         RowPtr old = view.FindBase(t, u);
         if (!old && !r) continue;
         if (old && r && old->columns == r->columns) continue;

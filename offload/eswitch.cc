@@ -1,0 +1,1324 @@
+#include "offload/eswitch.h"
+
+#include <fmt/format.h>
+#include <rte_bus_vdev.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace sluice::offload {
+
+struct EswitchFlow {
+  RteFlowRule rule;
+  uint64_t seq = 0;
+  uint64_t hits = 0;  // written by Poll under the mutex
+  uint64_t bytes = 0;
+  bool has_count = false;
+};
+
+namespace {
+
+constexpr uint32_t kNone = 0xffffffffu;
+constexpr unsigned kBurst = 32;
+constexpr uint16_t kTpidC = 0x8100, kTpidS = 0x88a8;
+
+uint16_t Ld16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+void St16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+bool IsTpid(uint16_t t) { return t == kTpidC || t == kTpidS; }
+
+// RFC 1624 eqn. 3 over the 16-bit words that changed from old to nu.
+void CsumDelta(uint8_t* csum, const uint8_t* old, const uint8_t* nu, size_t n) {
+  uint32_t acc = static_cast<uint16_t>(~Ld16(csum));
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    acc += static_cast<uint16_t>(~Ld16(old + i));
+    acc += Ld16(nu + i);
+  }
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  St16(csum, static_cast<uint16_t>(~acc));
+}
+
+// Where a frame's layers start, found the way a NIC's parser does.
+struct Hdrs {
+  uint32_t l3 = kNone;
+  uint16_t l3_type = 0;  // EtherType after the tags
+  uint32_t l4 = kNone;   // kNone for a later fragment
+  uint8_t l4_proto = 0;
+  int tags = 0;
+};
+
+Hdrs Locate(const uint8_t* d, uint32_t len) {
+  Hdrs h;
+  if (len < 14) return h;
+  uint32_t ofs = 12;
+  uint16_t type = Ld16(d + ofs);
+  while (IsTpid(type) && h.tags < 2 && len >= ofs + 6) {
+    ofs += 4;
+    type = Ld16(d + ofs);
+    ++h.tags;
+  }
+  h.l3 = ofs + 2;
+  h.l3_type = type;
+  if (type == 0x0800 && len >= h.l3 + 20) {
+    const uint32_t ihl = (d[h.l3] & 0x0f) * 4u;
+    const bool later = Ld16(d + h.l3 + 6) & 0x1fff;
+    h.l4_proto = d[h.l3 + 9];
+    if (!later && ihl >= 20) h.l4 = h.l3 + ihl;
+  } else if (type == 0x86dd && len >= h.l3 + 40) {
+    uint8_t nh = d[h.l3 + 6];
+    uint32_t p = h.l3 + 40;
+    for (int i = 0; i < 8; ++i) {
+      if (nh == 0 || nh == 43 || nh == 60) {
+        if (len < p + 8) return h;
+        const uint8_t next = d[p];
+        p += (d[p + 1] + 1u) * 8u;
+        nh = next;
+      } else if (nh == 44) {
+        if (len < p + 8) return h;
+        const bool later = Ld16(d + p + 2) & 0xfff8;
+        nh = d[p];
+        p += 8;
+        if (later) {
+          h.l4_proto = nh;
+          return h;
+        }
+      } else {
+        break;
+      }
+    }
+    h.l4_proto = nh;
+    h.l4 = p;
+  }
+  return h;
+}
+
+bool HasIpv6FragExt(const uint8_t* d, uint32_t len, uint32_t l3) {
+  uint8_t nh = d[l3 + 6];
+  uint32_t p = l3 + 40;
+  for (int i = 0; i < 8; ++i) {
+    if (nh == 44) return true;
+    if (nh != 0 && nh != 43 && nh != 60) return false;
+    if (len < p + 8) return false;
+    nh = d[p];
+    p += (d[p + 1] + 1u) * 8u;
+  }
+  return false;
+}
+
+// Updates the L4 checksum for a change of bytes it covers. `pseudo`: the
+// change is in the IP pseudo-header (addresses), which ICMPv4 does not cover.
+void L4CsumDelta(uint8_t* d, uint32_t len, const Hdrs& h, const uint8_t* old, const uint8_t* nu,
+                 size_t n, bool pseudo) {
+  if (h.l4 == kNone) return;
+  uint32_t ofs;
+  switch (h.l4_proto) {
+    case 6:
+      ofs = 16;
+      break;
+    case 17:
+      ofs = 6;
+      break;
+    case 58:
+      ofs = 2;
+      break;
+    case 1:
+      if (pseudo) return;
+      ofs = 2;
+      break;
+    default:
+      return;
+  }
+  if (len < h.l4 + ofs + 2) return;
+  uint8_t* c = d + h.l4 + ofs;
+  if (h.l4_proto == 17 && Ld16(c) == 0) return;  // UDP without checksum stays so
+  CsumDelta(c, old, nu, n);
+  if (h.l4_proto == 17 && Ld16(c) == 0) St16(c, 0xffff);
+}
+
+// --- Item tables -------------------------------------------------------------
+
+// Wire bytes an item's header covers (compared byte by byte under the mask).
+uint32_t WireLen(rte_flow_item_type t) {
+  switch (t) {
+    case RTE_FLOW_ITEM_TYPE_ETH:
+      return 14;
+    case RTE_FLOW_ITEM_TYPE_VLAN:
+      return 4;
+    case RTE_FLOW_ITEM_TYPE_IPV4:
+      return 20;
+    case RTE_FLOW_ITEM_TYPE_IPV6:
+      return 40;
+    case RTE_FLOW_ITEM_TYPE_TCP:
+      return 20;
+    case RTE_FLOW_ITEM_TYPE_UDP:
+      return 8;
+    case RTE_FLOW_ITEM_TYPE_SCTP:
+      return 12;
+    case RTE_FLOW_ITEM_TYPE_ICMP:
+      return 4;  // type, code, checksum (echo id/seq not needed)
+    case RTE_FLOW_ITEM_TYPE_ICMP6:
+      return 4;
+    default:
+      return 0;
+  }
+}
+
+// Bits of an item's struct the model can match (like a NIC's capability).
+struct ItemMasks {
+  rte_flow_item_eth eth{};
+  rte_flow_item_vlan vlan{};
+  rte_flow_item_ipv4 ipv4{};
+  rte_flow_item_ipv6 ipv6{};
+  rte_flow_item_tcp tcp{};
+  rte_flow_item_udp udp{};
+  rte_flow_item_sctp sctp{};
+  rte_flow_item_icmp icmp{};
+  rte_flow_item_icmp6 icmp6{};
+  rte_flow_item_ethdev ethdev{};
+  rte_flow_item_meta meta{};
+};
+
+ItemMasks MakeSupported() {
+  ItemMasks s;
+  std::memset(&s.eth.hdr, 0xff, sizeof(s.eth.hdr));
+  s.eth.has_vlan = 1;
+  std::memset(&s.vlan.hdr, 0xff, sizeof(s.vlan.hdr));
+  s.vlan.has_more_vlan = 1;
+  s.ipv4.hdr.version_ihl = 0xff;
+  s.ipv4.hdr.type_of_service = 0xff;
+  s.ipv4.hdr.fragment_offset = 0xffff;
+  s.ipv4.hdr.time_to_live = 0xff;
+  s.ipv4.hdr.next_proto_id = 0xff;
+  s.ipv4.hdr.src_addr = s.ipv4.hdr.dst_addr = 0xffffffffu;
+  s.ipv6.hdr.vtc_flow = 0xffffffffu;
+  s.ipv6.hdr.proto = s.ipv6.hdr.hop_limits = 0xff;
+  std::memset(s.ipv6.hdr.src_addr, 0xff, 16);
+  std::memset(s.ipv6.hdr.dst_addr, 0xff, 16);
+  s.ipv6.has_frag_ext = 1;
+  s.tcp.hdr.src_port = s.tcp.hdr.dst_port = 0xffff;
+  s.tcp.hdr.data_off = 0x0f;  // the flags' high bits, not the offset
+  s.tcp.hdr.tcp_flags = 0xff;
+  s.udp.hdr.src_port = s.udp.hdr.dst_port = 0xffff;
+  s.sctp.hdr.src_port = s.sctp.hdr.dst_port = 0xffff;
+  s.icmp.hdr.icmp_type = s.icmp.hdr.icmp_code = 0xff;
+  s.icmp6.type = s.icmp6.code = 0xff;
+  s.ethdev.port_id = 0xffff;
+  s.meta.data = 0xffffffffu;
+  return s;
+}
+
+// DPDK's default masks (not visible from C++: its headers hide them).
+ItemMasks MakeDefaults() {
+  ItemMasks d;
+  std::memset(&d.eth.hdr.dst_addr, 0xff, 6);
+  std::memset(&d.eth.hdr.src_addr, 0xff, 6);
+  d.vlan.hdr.vlan_tci = rte_cpu_to_be_16(0x0fff);
+  d.ipv4.hdr.src_addr = d.ipv4.hdr.dst_addr = 0xffffffffu;
+  std::memset(d.ipv6.hdr.src_addr, 0xff, 16);
+  std::memset(d.ipv6.hdr.dst_addr, 0xff, 16);
+  d.tcp.hdr.src_port = d.tcp.hdr.dst_port = 0xffff;
+  d.udp.hdr.src_port = d.udp.hdr.dst_port = 0xffff;
+  d.sctp.hdr.src_port = d.sctp.hdr.dst_port = 0xffff;
+  d.icmp.hdr.icmp_type = d.icmp.hdr.icmp_code = 0xff;
+  d.icmp6.type = d.icmp6.code = 0xff;
+  d.ethdev.port_id = 0xffff;
+  d.meta.data = 0xffffffffu;
+  return d;
+}
+
+const ItemMasks kSupported = MakeSupported();
+const ItemMasks kDefaults = MakeDefaults();
+
+const void* MaskTable(const ItemMasks& t, rte_flow_item_type type) {
+  switch (type) {
+    case RTE_FLOW_ITEM_TYPE_ETH:
+      return &t.eth;
+    case RTE_FLOW_ITEM_TYPE_VLAN:
+      return &t.vlan;
+    case RTE_FLOW_ITEM_TYPE_IPV4:
+      return &t.ipv4;
+    case RTE_FLOW_ITEM_TYPE_IPV6:
+      return &t.ipv6;
+    case RTE_FLOW_ITEM_TYPE_TCP:
+      return &t.tcp;
+    case RTE_FLOW_ITEM_TYPE_UDP:
+      return &t.udp;
+    case RTE_FLOW_ITEM_TYPE_SCTP:
+      return &t.sctp;
+    case RTE_FLOW_ITEM_TYPE_ICMP:
+      return &t.icmp;
+    case RTE_FLOW_ITEM_TYPE_ICMP6:
+      return &t.icmp6;
+    case RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT:
+    case RTE_FLOW_ITEM_TYPE_PORT_REPRESENTOR:
+      return &t.ethdev;
+    case RTE_FLOW_ITEM_TYPE_META:
+      return &t.meta;
+    default:
+      return nullptr;
+  }
+}
+
+// Layer rank for the stacking rule.
+int Rank(rte_flow_item_type t) {
+  switch (t) {
+    case RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT:
+    case RTE_FLOW_ITEM_TYPE_PORT_REPRESENTOR:
+    case RTE_FLOW_ITEM_TYPE_META:
+      return 0;
+    case RTE_FLOW_ITEM_TYPE_ETH:
+      return 1;
+    case RTE_FLOW_ITEM_TYPE_VLAN:
+      return 2;
+    case RTE_FLOW_ITEM_TYPE_IPV4:
+    case RTE_FLOW_ITEM_TYPE_IPV6:
+      return 3;
+    case RTE_FLOW_ITEM_TYPE_TCP:
+    case RTE_FLOW_ITEM_TYPE_UDP:
+    case RTE_FLOW_ITEM_TYPE_SCTP:
+    case RTE_FLOW_ITEM_TYPE_ICMP:
+    case RTE_FLOW_ITEM_TYPE_ICMP6:
+      return 4;
+    default:
+      return -1;
+  }
+}
+
+bool Contains(const std::vector<rte_flow_item_type>& v, rte_flow_item_type t) {
+  return std::find(v.begin(), v.end(), t) != v.end();
+}
+bool Contains(const std::vector<rte_flow_action_type>& v, rte_flow_action_type t) {
+  return std::find(v.begin(), v.end(), t) != v.end();
+}
+
+int Err(rte_flow_error* error, int code, rte_flow_error_type type, const void* cause,
+        const char* msg) {
+  return rte_flow_error_set(error, code, type, cause, msg);
+}
+
+// Where a packet stands while a pattern is matched against it.
+struct MatchCtx {
+  uint32_t src = kNone;  // flow port id of the source vport
+  bool has_meta = false;
+  uint32_t meta = 0;
+};
+
+bool BytesMatch(const uint8_t* pkt, const void* spec, const void* mask, uint32_t n) {
+  const auto* s = static_cast<const uint8_t*>(spec);
+  const auto* m = static_cast<const uint8_t*>(mask);
+  for (uint32_t i = 0; i < n; ++i) {
+    if ((pkt[i] ^ s[i]) & m[i]) return false;
+  }
+  return true;
+}
+
+bool MatchPattern(const RteFlowRule& rule, const uint8_t* d, uint32_t len, const MatchCtx& ctx) {
+  uint32_t ofs = 0;
+  bool l2 = false;
+  uint16_t type = 0;  // EtherType (or TPID) of what follows ofs
+  bool l3 = false, l4_ok = false;
+  uint8_t proto = 0;
+  auto implicit_l2 = [&]() {
+    if (l2) return true;
+    if (len < 14) return false;
+    ofs = 14;
+    type = Ld16(d + 12);
+    for (int i = 0; i < 2 && IsTpid(type) && len >= ofs + 4; ++i) {
+      type = Ld16(d + ofs + 2);
+      ofs += 4;
+    }
+    l2 = true;
+    return true;
+  };
+  for (const rte_flow_item& it : rule.items()) {
+    if (it.type == RTE_FLOW_ITEM_TYPE_END) return true;
+    if (it.type == RTE_FLOW_ITEM_TYPE_VOID) continue;
+    const void* spec = it.spec;
+    const void* mask = it.mask ? it.mask : MaskTable(kDefaults, it.type);
+    switch (it.type) {
+      case RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT: {
+        if (ctx.src == kNone) return false;
+        if (!spec) break;
+        auto* s = static_cast<const rte_flow_item_ethdev*>(spec);
+        auto* m = static_cast<const rte_flow_item_ethdev*>(mask);
+        if ((s->port_id ^ ctx.src) & m->port_id) return false;
+        break;
+      }
+      case RTE_FLOW_ITEM_TYPE_PORT_REPRESENTOR:
+        return false;  // traffic from outside never comes from an ethdev
+      case RTE_FLOW_ITEM_TYPE_META: {
+        if (!spec) break;
+        auto* s = static_cast<const rte_flow_item_meta*>(spec);
+        auto* m = static_cast<const rte_flow_item_meta*>(mask);
+        if (!ctx.has_meta || ((s->data ^ ctx.meta) & m->data)) return false;
+        break;
+      }
+      case RTE_FLOW_ITEM_TYPE_ETH: {
+        if (len < 14) return false;
+        if (spec) {
+          auto* s = static_cast<const rte_flow_item_eth*>(spec);
+          auto* m = static_cast<const rte_flow_item_eth*>(mask);
+          if (!BytesMatch(d, &s->hdr, &m->hdr, 14)) return false;
+          if (m->has_vlan && (IsTpid(Ld16(d + 12)) != static_cast<bool>(s->has_vlan))) return false;
+        }
+        ofs = 14;
+        type = Ld16(d + 12);
+        l2 = true;
+        break;
+      }
+      case RTE_FLOW_ITEM_TYPE_VLAN: {
+        if (!l2 || !IsTpid(type) || len < ofs + 4) return false;
+        if (spec) {
+          auto* s = static_cast<const rte_flow_item_vlan*>(spec);
+          auto* m = static_cast<const rte_flow_item_vlan*>(mask);
+          if (!BytesMatch(d + ofs, &s->hdr, &m->hdr, 4)) return false;
+          if (m->has_more_vlan &&
+              IsTpid(Ld16(d + ofs + 2)) != static_cast<bool>(s->has_more_vlan)) {
+            return false;
+          }
+        }
+        type = Ld16(d + ofs + 2);
+        ofs += 4;
+        break;
+      }
+      case RTE_FLOW_ITEM_TYPE_IPV4: {
+        if (!implicit_l2() || type != 0x0800 || len < ofs + 20) return false;
+        if (spec) {
+          auto* s = static_cast<const rte_flow_item_ipv4*>(spec);
+          auto* m = static_cast<const rte_flow_item_ipv4*>(mask);
+          if (!BytesMatch(d + ofs, &s->hdr, &m->hdr, 20)) return false;
+        }
+        const uint32_t ihl = (d[ofs] & 0x0f) * 4u;
+        proto = d[ofs + 9];
+        l4_ok = ihl >= 20 && !(Ld16(d + ofs + 6) & 0x1fff);
+        ofs += ihl;
+        l3 = true;
+        break;
+      }
+      case RTE_FLOW_ITEM_TYPE_IPV6: {
+        if (!implicit_l2() || type != 0x86dd || len < ofs + 40) return false;
+        if (spec) {
+          auto* s = static_cast<const rte_flow_item_ipv6*>(spec);
+          auto* m = static_cast<const rte_flow_item_ipv6*>(mask);
+          if (!BytesMatch(d + ofs, &s->hdr, &m->hdr, 40)) return false;
+          if (m->has_frag_ext &&
+              HasIpv6FragExt(d, len, ofs) != static_cast<bool>(s->has_frag_ext)) {
+            return false;
+          }
+        }
+        // The next item matches the header right after the fixed one.
+        proto = d[ofs + 6];
+        l4_ok = true;
+        ofs += 40;
+        l3 = true;
+        break;
+      }
+      case RTE_FLOW_ITEM_TYPE_TCP:
+      case RTE_FLOW_ITEM_TYPE_UDP:
+      case RTE_FLOW_ITEM_TYPE_SCTP:
+      case RTE_FLOW_ITEM_TYPE_ICMP:
+      case RTE_FLOW_ITEM_TYPE_ICMP6: {
+        const uint8_t want = it.type == RTE_FLOW_ITEM_TYPE_TCP    ? 6
+                             : it.type == RTE_FLOW_ITEM_TYPE_UDP  ? 17
+                             : it.type == RTE_FLOW_ITEM_TYPE_SCTP ? 132
+                             : it.type == RTE_FLOW_ITEM_TYPE_ICMP ? 1
+                                                                  : 58;
+        const uint32_t n = WireLen(it.type);
+        if (!l3 || !l4_ok || proto != want || len < ofs + n) return false;
+        if (spec) {
+          // The item structs start with the wire header (ICMP6: type, code, csum).
+          if (!BytesMatch(d + ofs, spec, mask, n)) return false;
+        }
+        ofs += n;
+        l4_ok = false;
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+// --- Construction -------------------------------------------------------------
+
+rte_ring* Eswitch::NewRing(const std::string& name, unsigned slots) {
+  const ssize_t size = rte_ring_get_memsize(slots);
+  if (size < 0) return nullptr;
+  auto* r = static_cast<rte_ring*>(rte_zmalloc("eswitch_ring", size, RTE_CACHE_LINE_SIZE));
+  if (r == nullptr) return nullptr;
+  // Rings are private (rte_ring_init, no memzone), so a thousand VFs do not
+  // use up the EAL's memzone table.
+  if (rte_ring_init(r, name.c_str(), slots, RING_F_SP_ENQ | RING_F_SC_DEQ) != 0) {
+    rte_free(r);
+    return nullptr;
+  }
+  rings_.push_back(r);
+  ring_bytes_ += static_cast<size_t>(size);
+  return r;
+}
+
+Status Eswitch::NewEthdev(const std::string& name, rte_ring* rx, rte_ring* tx, bool start,
+                          uint16_t* id) {
+  int rc = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, 0);
+  if (rc < 0)
+    return Status::Errorf("eswitch: cannot create ethdev {}: {}", name, rte_strerror(rte_errno));
+  *id = static_cast<uint16_t>(rc);
+  ethdevs_.push_back(*id);
+  if (!start) return Status::Ok();
+  if (config_.pool == nullptr) return Status::Errorf("eswitch: starting ethdevs needs a pool");
+  rte_eth_conf conf{};
+  rc = rte_eth_dev_configure(*id, 1, 1, &conf);
+  if (rc == 0) rc = rte_eth_rx_queue_setup(*id, 0, 512, 0, nullptr, config_.pool);
+  if (rc == 0) rc = rte_eth_tx_queue_setup(*id, 0, 512, 0, nullptr);
+  if (rc == 0) rc = rte_eth_dev_start(*id);
+  if (rc != 0)
+    return Status::Errorf("eswitch: cannot start ethdev {}: {}", name, rte_strerror(-rc));
+  return Status::Ok();
+}
+
+std::unique_ptr<Eswitch> Eswitch::Create(const EswitchConfig& config, Status* status) {
+  std::unique_ptr<Eswitch> esw(new Eswitch(config));
+  *status = esw->Init();
+  if (!status->ok()) return nullptr;
+  return esw;
+}
+
+Status Eswitch::Init() {
+  static std::atomic<int> serial{0};
+  serial_ = serial.fetch_add(1);
+  const std::string base = fmt::format("esw{}", serial_);
+  if (config_.unified) {
+    if (rte_flow_dynf_metadata_register() != 0) {
+      return Status::Errorf("eswitch: cannot register the metadata dynfield: {}",
+                            rte_strerror(rte_errno));
+    }
+    meta_offset_ = rte_flow_dynf_metadata_offs;
+    meta_flag_ = rte_flow_dynf_metadata_mask;
+  }
+  // The proxy: the PF, the uplink's representor, the unified rx port.
+  Facing proxy;
+  proxy.name = base + "p";
+  proxy.rx = NewRing(base + "prx", config_.sluice_ring_size);
+  proxy.tx = NewRing(base + "ptx", config_.sluice_ring_size);
+  if (!proxy.rx || !proxy.tx) return Status::Error("eswitch: out of memory for rings");
+  SLUICE_RETURN_IF_ERROR(
+      NewEthdev(proxy.name, proxy.rx, proxy.tx, config_.start_ethdevs, &proxy.ethdev));
+  facing_.push_back(proxy);
+
+  vports_.resize(1 + config_.n_vfs);
+  for (uint16_t v = 0; v < vports_.size(); ++v) {
+    Vport& vp = vports_[v];
+    vp.in = NewRing(fmt::format("{}i{}", base, v), config_.ring_size);
+    vp.out = NewRing(fmt::format("{}o{}", base, v), config_.ring_size);
+    if (!vp.in || !vp.out) return Status::Error("eswitch: out of memory for rings");
+    if (config_.outside_ethdevs) {
+      // The outside's rx is what the switch delivers, its tx what it sends.
+      SLUICE_RETURN_IF_ERROR(NewEthdev(fmt::format("{}x{}", base, v), vp.out, vp.in,
+                                       config_.pool != nullptr, &vp.outside_ethdev));
+    }
+    if (v == kUplink) {
+      vp.flow_port_id = facing_[0].ethdev;
+      vp.facing = 0;
+    } else if (config_.unified) {
+      vp.flow_port_id = static_cast<uint16_t>(kVirtualPortBase + v);
+      vp.facing = 0;
+    } else {
+      Facing rep;
+      rep.name = fmt::format("{}r{}", base, v);
+      rep.vport = v;
+      rep.rx = NewRing(rep.name + "rx", config_.sluice_ring_size);
+      rep.tx = NewRing(rep.name + "tx", config_.sluice_ring_size);
+      if (!rep.rx || !rep.tx) return Status::Error("eswitch: out of memory for rings");
+      SLUICE_RETURN_IF_ERROR(
+          NewEthdev(rep.name, rep.rx, rep.tx, config_.start_ethdevs, &rep.ethdev));
+      vp.flow_port_id = rep.ethdev;
+      vp.facing = static_cast<uint16_t>(facing_.size());
+      facing_.push_back(rep);
+    }
+  }
+  return Status::Ok();
+}
+
+Eswitch::Eswitch(const EswitchConfig& config) : config_(config) {}
+
+Eswitch::~Eswitch() {
+  StopThread();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    rules_.clear();
+  }
+  for (uint16_t id : ethdevs_) {
+    if (!rte_eth_dev_is_valid_port(id)) continue;  // Sluice's DpdkPort closed it
+    char name[RTE_ETH_NAME_MAX_LEN];
+    if (rte_eth_dev_get_name_by_port(id, name) != 0) continue;
+    rte_eth_dev_stop(id);
+    rte_vdev_uninit(name);
+  }
+  for (rte_ring* r : rings_) {
+    void* m;
+    while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+    rte_free(r);
+  }
+}
+
+uint16_t Eswitch::representor_port_id(uint16_t vport) const {
+  return facing_[vports_[vport].facing].ethdev;
+}
+
+std::string Eswitch::devargs(uint16_t ethdev) const {
+  char name[RTE_ETH_NAME_MAX_LEN];
+  if (rte_eth_dev_get_name_by_port(ethdev, name) != 0) return "";
+  return name;
+}
+
+bool Eswitch::VportOf(uint16_t flow_port_id, uint16_t* vport) const {
+  if (config_.unified && flow_port_id >= kVirtualPortBase) {
+    const uint32_t v = flow_port_id - kVirtualPortBase;
+    if (v == 0 || v >= vports_.size()) return false;
+    *vport = static_cast<uint16_t>(v);
+    return true;
+  }
+  for (uint16_t v = 0; v < vports_.size(); ++v) {
+    if (vports_[v].flow_port_id == flow_port_id) {
+      *vport = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+OffloadPort Eswitch::PortInfo(uint16_t vport) const {
+  OffloadPort p;
+  p.domain_id = config_.domain_id;
+  p.flow_port_id = vports_[vport].flow_port_id;
+  p.rx_port_id = representor_port_id(vport);
+  p.proxy_port_id = proxy_port_id();
+  p.n_rxq = 1;
+  // In unified mode the uplink's misses share the proxy too: its partial
+  // rules need the source match as much as a VF's.
+  p.unified = config_.unified;
+  return p;
+}
+
+const Eswitch::Facing* Eswitch::FacingByEthdev(uint16_t ethdev) const {
+  for (const Facing& f : facing_) {
+    if (f.ethdev == ethdev) return &f;
+  }
+  return nullptr;
+}
+
+unsigned Eswitch::InjectFromOutside(uint16_t vport, rte_mbuf** pkts, unsigned n) {
+  return rte_ring_enqueue_burst(vports_[vport].in, reinterpret_cast<void**>(pkts), n, nullptr);
+}
+
+unsigned Eswitch::ReceiveOutside(uint16_t vport, rte_mbuf** pkts, unsigned n) {
+  return rte_ring_dequeue_burst(vports_[vport].out, reinterpret_cast<void**>(pkts), n, nullptr);
+}
+
+// --- Validation -----------------------------------------------------------------
+
+int Eswitch::PickTransferProxy(uint16_t port_id, uint16_t* proxy, rte_flow_error* error) const {
+  if (FacingByEthdev(port_id) == nullptr) {
+    return Err(error, ENODEV, RTE_FLOW_ERROR_TYPE_UNSPECIFIED, nullptr,
+               "not a port of this switch");
+  }
+  *proxy = proxy_port_id();
+  return 0;
+}
+
+int Eswitch::CheckRule(uint16_t port_id, const rte_flow_attr* attr, const rte_flow_item pattern[],
+                       const rte_flow_action actions[], rte_flow_error* error) const {
+  if (attr == nullptr)
+    return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ATTR, nullptr, "no attributes");
+  const Facing* facing = FacingByEthdev(port_id);
+  if (facing == nullptr)
+    return Err(error, ENODEV, RTE_FLOW_ERROR_TYPE_UNSPECIFIED, nullptr, "unknown port");
+  if (attr->egress)
+    return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ATTR_EGRESS, attr, "egress rules not supported");
+  if (attr->group != 0)
+    return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ATTR_GROUP, attr, "only group 0");
+  if (attr->transfer == attr->ingress) {
+    return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ATTR, attr, "exactly one of ingress/transfer");
+  }
+  const bool transfer = attr->transfer;
+  if (transfer && port_id != proxy_port_id()) {
+    return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ATTR_TRANSFER, attr,
+               "transfer rules go to the transfer proxy");
+  }
+  if (pattern == nullptr || actions == nullptr) {
+    return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_UNSPECIFIED, nullptr, "null pattern or actions");
+  }
+
+  bool source = false;
+  int rank = 0, vlans = 0, l3 = 0;  // l3: 4 or 6
+  for (const rte_flow_item* it = pattern; it->type != RTE_FLOW_ITEM_TYPE_END; ++it) {
+    if (it->type == RTE_FLOW_ITEM_TYPE_VOID) continue;
+    if (it->type == RTE_FLOW_ITEM_TYPE_PORT_ID) {
+      return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM, it,
+                 "PORT_ID is deprecated: use REPRESENTED_PORT");
+    }
+    const int r = Rank(it->type);
+    if (r < 0 || Contains(config_.unsupported_items, it->type)) {
+      return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM, it, "item type not supported");
+    }
+    if ((it->mask || it->last) && !it->spec) {
+      return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM_SPEC, it, "mask or last without spec");
+    }
+    const int size = ItemSpecSize(it->type);
+    if (it->last && std::memcmp(it->last, it->spec, size) != 0) {
+      return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM_LAST, it, "ranges not supported");
+    }
+    if (it->mask) {
+      const auto* m = static_cast<const uint8_t*>(it->mask);
+      const auto* ok = static_cast<const uint8_t*>(MaskTable(kSupported, it->type));
+      for (int i = 0; i < size; ++i) {
+        if (m[i] & ~ok[i]) {
+          return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM_MASK, it,
+                     "mask not supported for this item");
+        }
+      }
+    }
+    const bool is_source = it->type == RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT ||
+                           it->type == RTE_FLOW_ITEM_TYPE_PORT_REPRESENTOR;
+    if (is_source) {
+      if (!transfer) {
+        return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM, it,
+                   "traffic source items are for transfer rules");
+      }
+      if (!it->spec)
+        return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM_SPEC, it, "source item without spec");
+      source = true;
+    }
+    if (it->type == RTE_FLOW_ITEM_TYPE_META && (transfer || !config_.unified)) {
+      return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM, it,
+                 "META only on the unified proxy's ingress");
+    }
+    if (r < rank)
+      return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM, it, "items out of layer order");
+    if (r == 2) {
+      if (rank < 1)
+        return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM, it, "VLAN needs ETH before it");
+      if (++vlans > 2)
+        return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM, it, "more than two VLAN items");
+    }
+    if (r == 3) {
+      if (l3) return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM, it, "two L3 items");
+      l3 = it->type == RTE_FLOW_ITEM_TYPE_IPV4 ? 4 : 6;
+    }
+    if (r == 4) {
+      if (rank == 4) return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM, it, "two L4 items");
+      if (!l3) return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM, it, "L4 item needs an L3 item");
+      if ((it->type == RTE_FLOW_ITEM_TYPE_ICMP && l3 != 4) ||
+          (it->type == RTE_FLOW_ITEM_TYPE_ICMP6 && l3 != 6)) {
+        return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM, it,
+                   "ICMP item does not fit the IP version");
+      }
+    }
+    if (r == 1 && rank >= 1)
+      return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM, it, "two ETH items");
+    rank = r;
+  }
+  if (transfer && !source) {
+    return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM_NUM, pattern,
+               "transfer rules need a traffic source item (REPRESENTED_PORT/PORT_REPRESENTOR)");
+  }
+
+  int fates = 0;
+  bool drop = false;
+  for (const rte_flow_action* a = actions; a->type != RTE_FLOW_ACTION_TYPE_END; ++a) {
+    if (a->type == RTE_FLOW_ACTION_TYPE_VOID) continue;
+    if (Contains(config_.unsupported_actions, a->type) || ActionConfSize(a->type) < 0 ||
+        a->type == RTE_FLOW_ACTION_TYPE_PORT_ID || a->type == RTE_FLOW_ACTION_TYPE_JUMP) {
+      return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ACTION, a, "action type not supported");
+    }
+    if (ActionConfSize(a->type) > 0 && a->conf == nullptr &&
+        a->type != RTE_FLOW_ACTION_TYPE_COUNT) {
+      return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION_CONF, a, "action needs a configuration");
+    }
+    switch (a->type) {
+      case RTE_FLOW_ACTION_TYPE_COUNT:
+        break;
+      case RTE_FLOW_ACTION_TYPE_DROP:
+        drop = true;
+        ++fates;
+        break;
+      case RTE_FLOW_ACTION_TYPE_MARK:
+      case RTE_FLOW_ACTION_TYPE_FLAG:
+      case RTE_FLOW_ACTION_TYPE_QUEUE:
+      case RTE_FLOW_ACTION_TYPE_RSS:
+        if (transfer) {
+          return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION, a,
+                     "ingress-only action on a transfer rule");
+        }
+        if (a->type == RTE_FLOW_ACTION_TYPE_MARK &&
+            static_cast<const rte_flow_action_mark*>(a->conf)->id > config_.max_mark) {
+          return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION_CONF, a, "mark id too large");
+        }
+        if (a->type == RTE_FLOW_ACTION_TYPE_QUEUE) {
+          if (static_cast<const rte_flow_action_queue*>(a->conf)->index >= 1) {
+            return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION_CONF, a, "no such rx queue");
+          }
+          ++fates;
+        }
+        if (a->type == RTE_FLOW_ACTION_TYPE_RSS) {
+          auto* rss = static_cast<const rte_flow_action_rss*>(a->conf);
+          if (rss->queue_num == 0 || rss->queue == nullptr) {
+            return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION_CONF, a, "RSS without queues");
+          }
+          for (uint32_t i = 0; i < rss->queue_num; ++i) {
+            if (rss->queue[i] >= 1)
+              return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION_CONF, a, "no such rx queue");
+          }
+          ++fates;
+        }
+        break;
+      case RTE_FLOW_ACTION_TYPE_REPRESENTED_PORT: {
+        if (!transfer)
+          return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ACTION, a,
+                     "port actions need a transfer rule");
+        uint16_t vp;
+        if (!VportOf(static_cast<const rte_flow_action_ethdev*>(a->conf)->port_id, &vp)) {
+          return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION_CONF, a, "no such represented port");
+        }
+        ++fates;
+        break;
+      }
+      case RTE_FLOW_ACTION_TYPE_PORT_REPRESENTOR:
+        if (!transfer)
+          return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ACTION, a,
+                     "port actions need a transfer rule");
+        if (!FacingByEthdev(static_cast<const rte_flow_action_ethdev*>(a->conf)->port_id)) {
+          return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION_CONF, a, "no such representor");
+        }
+        ++fates;
+        break;
+      default:  // VLAN and header rewrites
+        if (!transfer) {
+          return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ACTION, a,
+                     "header rewrites only on transfer rules");
+        }
+        break;
+    }
+  }
+  if (drop && fates > 1)
+    return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION, actions, "DROP with another fate");
+  if (transfer && fates == 0) {
+    return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION_NUM, actions,
+               "transfer rule without a fate action");
+  }
+  return 0;
+}
+
+bool Eswitch::TakeFailure(EswitchOp op, int* err) {
+  Failure& f = failures_[static_cast<int>(op)];
+  if (f.count == 0) return false;
+  --f.count;
+  *err = f.err;
+  return true;
+}
+
+int Eswitch::FlowValidate(uint16_t port_id, const rte_flow_attr* attr,
+                          const rte_flow_item pattern[], const rte_flow_action actions[],
+                          rte_flow_error* error) {
+  std::lock_guard<std::mutex> l(mu_);
+  int err;
+  if (TakeFailure(EswitchOp::kValidate, &err)) {
+    return Err(error, err, RTE_FLOW_ERROR_TYPE_UNSPECIFIED, nullptr, "injected failure");
+  }
+  return CheckRule(port_id, attr, pattern, actions, error);
+}
+
+EswitchFlow* Eswitch::FlowCreate(uint16_t port_id, const rte_flow_attr* attr,
+                                 const rte_flow_item pattern[], const rte_flow_action actions[],
+                                 rte_flow_error* error) {
+  std::lock_guard<std::mutex> l(mu_);
+  int err;
+  if (TakeFailure(EswitchOp::kCreate, &err)) {
+    Err(error, err, RTE_FLOW_ERROR_TYPE_UNSPECIFIED, nullptr, "injected failure");
+    return nullptr;
+  }
+  if (CheckRule(port_id, attr, pattern, actions, error) != 0) return nullptr;
+  if (rules_.size() >= config_.max_rules) {
+    Err(error, ENOSPC, RTE_FLOW_ERROR_TYPE_HANDLE, nullptr, "flow table full");
+    return nullptr;
+  }
+  auto flow = std::make_unique<EswitchFlow>();
+  if (!flow->rule.CopyFrom(port_id, *attr, pattern, actions)) {
+    Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_UNSPECIFIED, nullptr, "cannot copy rule");
+    return nullptr;
+  }
+  flow->seq = next_seq_++;
+  for (const auto& a : flow->rule.actions())
+    flow->has_count |= a.type == RTE_FLOW_ACTION_TYPE_COUNT;
+  EswitchFlow* raw = flow.get();
+  auto pos = std::upper_bound(rules_.begin(), rules_.end(), raw,
+                              [](const EswitchFlow* a, const std::unique_ptr<EswitchFlow>& b) {
+                                return a->rule.attr.priority < b->rule.attr.priority;
+                              });
+  rules_.insert(pos, std::move(flow));
+  return raw;
+}
+
+int Eswitch::FlowDestroy(uint16_t port_id, EswitchFlow* flow, rte_flow_error* error) {
+  std::lock_guard<std::mutex> l(mu_);
+  int err;
+  if (TakeFailure(EswitchOp::kDestroy, &err)) {
+    return Err(error, err, RTE_FLOW_ERROR_TYPE_UNSPECIFIED, nullptr, "injected failure");
+  }
+  for (auto it = rules_.begin(); it != rules_.end(); ++it) {
+    if (it->get() == flow && flow->rule.port_id == port_id) {
+      rules_.erase(it);
+      return 0;
+    }
+  }
+  return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_HANDLE, flow, "no such flow");
+}
+
+int Eswitch::FlowQuery(uint16_t port_id, EswitchFlow* flow, const rte_flow_action* action,
+                       void* data, rte_flow_error* error) {
+  std::lock_guard<std::mutex> l(mu_);
+  int err;
+  if (TakeFailure(EswitchOp::kQuery, &err)) {
+    return Err(error, err, RTE_FLOW_ERROR_TYPE_UNSPECIFIED, nullptr, "injected failure");
+  }
+  auto it =
+      std::find_if(rules_.begin(), rules_.end(), [&](const auto& r) { return r.get() == flow; });
+  if (it == rules_.end() || flow->rule.port_id != port_id) {
+    return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_HANDLE, flow, "no such flow");
+  }
+  if (action == nullptr || action->type != RTE_FLOW_ACTION_TYPE_COUNT) {
+    return Err(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ACTION, action, "only COUNT can be queried");
+  }
+  if (!flow->has_count)
+    return Err(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION, action, "rule has no COUNT");
+  auto* q = static_cast<rte_flow_query_count*>(data);
+  q->hits = flow->hits;
+  q->bytes = flow->bytes;
+  q->hits_set = q->bytes_set = 1;
+  if (q->reset) flow->hits = flow->bytes = 0;
+  return 0;
+}
+
+size_t Eswitch::rule_count() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return rules_.size();
+}
+
+void Eswitch::SetMaxRules(uint32_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  config_.max_rules = n;
+}
+
+void Eswitch::InjectFailure(EswitchOp op, int err, unsigned count) {
+  std::lock_guard<std::mutex> l(mu_);
+  failures_[static_cast<int>(op)] = Failure{err < 0 ? -err : err, count};
+}
+
+EswitchStats Eswitch::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+size_t Eswitch::MemoryBytes() const {
+  std::lock_guard<std::mutex> l(mu_);
+  size_t n = sizeof(*this) + ring_bytes_ + vports_.capacity() * sizeof(Vport) +
+             facing_.capacity() * sizeof(Facing);
+  for (const auto& f : facing_) n += f.name.capacity();
+  n += rules_.size() * (sizeof(EswitchFlow) + 1024);  // ~1 KiB of arrays per rule
+  return n;
+}
+
+size_t Eswitch::SluiceSideBytes() const {
+  // What Sluice polls and holds per representor: its ethdev's rings.
+  size_t n = facing_.size() * (2 * rte_ring_get_memsize(config_.sluice_ring_size) + sizeof(Facing));
+  for (const auto& f : facing_) n += f.name.capacity();
+  return n;
+}
+
+// --- Packet processing ------------------------------------------------------------
+
+unsigned Eswitch::Poll() {
+  unsigned moved = 0;
+  rte_mbuf* burst[kBurst];
+  std::lock_guard<std::mutex> l(mu_);
+  for (uint16_t v = 0; v < vports_.size(); ++v) {
+    if (rte_ring_empty(vports_[v].in)) continue;
+    const unsigned n =
+        rte_ring_dequeue_burst(vports_[v].in, reinterpret_cast<void**>(burst), kBurst, nullptr);
+    for (unsigned i = 0; i < n; ++i) FromOutside(v, burst[i]);
+    moved += n;
+  }
+  for (const Facing& f : facing_) {
+    const unsigned n =
+        rte_ring_dequeue_burst(f.tx, reinterpret_cast<void**>(burst), kBurst, nullptr);
+    for (unsigned i = 0; i < n; ++i) FromSluice(f, burst[i]);
+    moved += n;
+  }
+  return moved;
+}
+
+void Eswitch::StartThread() {
+  if (thread_.joinable()) return;
+  stop_.store(false);
+  thread_ = std::thread([this] {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      if (Poll() == 0) std::this_thread::yield();
+    }
+  });
+}
+
+void Eswitch::StopThread() {
+  if (!thread_.joinable()) return;
+  stop_.store(true);
+  thread_.join();
+}
+
+void Eswitch::FromOutside(uint16_t vport, rte_mbuf* m) {
+  ++stats_.from_outside;
+  MatchCtx ctx;
+  ctx.src = vports_[vport].flow_port_id;
+  const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint32_t len = rte_pktmbuf_data_len(m);
+  for (const auto& r : rules_) {
+    if (!r->rule.attr.transfer) continue;
+    if (MatchPattern(r->rule, d, len, ctx)) {
+      ++stats_.rule_hits;
+      ExecuteTransfer(r.get(), m);
+      return;
+    }
+  }
+  ++stats_.misses;
+  Deliver(facing_[vports_[vport].facing], m, config_.unified, ctx.src);
+}
+
+void Eswitch::Deliver(const Facing& f, rte_mbuf* m, bool has_meta, uint32_t meta) {
+  m->ol_flags &= ~(RTE_MBUF_F_RX_FDIR | RTE_MBUF_F_RX_FDIR_ID | meta_flag_);
+  m->port = f.ethdev;
+  if (has_meta && meta_offset_ >= 0) {
+    *RTE_MBUF_DYNFIELD(m, meta_offset_, uint32_t*) = meta;
+    m->ol_flags |= meta_flag_;
+  }
+  MatchCtx ctx;
+  ctx.has_meta = has_meta;
+  ctx.meta = meta;
+  const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint32_t len = rte_pktmbuf_data_len(m);
+  for (const auto& r : rules_) {
+    if (!r->rule.attr.ingress || r->rule.port_id != f.ethdev) continue;
+    if (!MatchPattern(r->rule, d, len, ctx)) continue;
+    for (const auto& a : r->rule.actions()) {
+      switch (a.type) {
+        case RTE_FLOW_ACTION_TYPE_COUNT:
+          ++r->hits;
+          r->bytes += rte_pktmbuf_pkt_len(m);
+          break;
+        case RTE_FLOW_ACTION_TYPE_MARK:
+          m->ol_flags |= RTE_MBUF_F_RX_FDIR | RTE_MBUF_F_RX_FDIR_ID;
+          m->hash.fdir.hi = static_cast<const rte_flow_action_mark*>(a.conf)->id;
+          ++stats_.marked;
+          break;
+        case RTE_FLOW_ACTION_TYPE_FLAG:
+          m->ol_flags |= RTE_MBUF_F_RX_FDIR;
+          ++stats_.marked;
+          break;
+        case RTE_FLOW_ACTION_TYPE_DROP:
+          rte_pktmbuf_free(m);
+          ++stats_.dropped_rule;
+          return;
+        default:  // QUEUE / RSS: one rx queue
+          break;
+      }
+    }
+    break;
+  }
+  if (rte_ring_enqueue(f.rx, m) != 0) {
+    rte_pktmbuf_free(m);
+    ++stats_.dropped_full;
+    return;
+  }
+  ++stats_.to_sluice;
+}
+
+void Eswitch::ToOutside(uint16_t vport, rte_mbuf* m) {
+  m->ol_flags &= ~(RTE_MBUF_F_RX_FDIR | RTE_MBUF_F_RX_FDIR_ID | meta_flag_);
+  if (rte_ring_enqueue(vports_[vport].out, m) != 0) {
+    rte_pktmbuf_free(m);
+    ++stats_.dropped_full;
+    return;
+  }
+  ++stats_.to_outside;
+}
+
+void Eswitch::FromSluice(const Facing& f, rte_mbuf* m) {
+  ++stats_.from_sluice;
+  uint16_t vport = f.vport;
+  if (config_.unified && meta_offset_ >= 0 && (m->ol_flags & meta_flag_)) {
+    const uint32_t dst = *RTE_MBUF_DYNFIELD(m, meta_offset_, uint32_t*);
+    if (dst > 0xffff || !VportOf(static_cast<uint16_t>(dst), &vport)) {
+      rte_pktmbuf_free(m);
+      ++stats_.dropped_other;
+      return;
+    }
+  }
+  ToOutside(vport, m);
+}
+
+namespace {
+
+// The transfer rule's header actions on one packet. Return false to drop.
+bool PopTag(rte_mbuf* m) {
+  uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+  if (rte_pktmbuf_data_len(m) < 18 || !IsTpid(Ld16(d + 12))) return true;
+  std::memmove(d + 4, d, 12);
+  rte_pktmbuf_adj(m, 4);
+  return true;
+}
+
+bool PushTag(rte_mbuf* m, uint16_t tpid) {
+  uint8_t* old = rte_pktmbuf_mtod(m, uint8_t*);
+  uint16_t tci = 0;
+  if (rte_pktmbuf_data_len(m) >= 18 && IsTpid(Ld16(old + 12))) tci = Ld16(old + 14) & 0xefff;
+  auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, 4));
+  if (d == nullptr) return false;
+  std::memmove(d, d + 4, 12);
+  St16(d + 12, tpid);
+  St16(d + 14, tci);  // a new tag has DEI 0
+  return true;
+}
+
+void SetTci(rte_mbuf* m, uint16_t keep, uint16_t set) {
+  uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+  if (rte_pktmbuf_data_len(m) < 18 || !IsTpid(Ld16(d + 12))) return;
+  St16(d + 14, static_cast<uint16_t>((Ld16(d + 14) & keep) | set));
+}
+
+// Rewrites `n` bytes at header offset `field` of the IPv4 header (with its
+// checksum) and, for addresses, the L4 checksum.
+void RewriteIpv4(uint8_t* d, uint32_t len, const Hdrs& h, uint32_t field, const uint8_t* v,
+                 uint32_t n, bool addr) {
+  if (h.l3 == kNone || h.l3_type != 0x0800 || len < h.l3 + 20) return;
+  uint8_t* ip = d + h.l3;
+  const uint32_t w = field & ~1u, wn = ((field + n + 1) & ~1u) - w;  // whole words
+  uint8_t old[20];
+  std::memcpy(old, ip + w, wn);
+  std::memcpy(ip + field, v, n);
+  CsumDelta(ip + 10, old, ip + w, wn);
+  if (addr) L4CsumDelta(d, len, h, old, ip + w, wn, true);
+}
+
+void RewriteIpv6(uint8_t* d, uint32_t len, const Hdrs& h, uint32_t field, const uint8_t* v,
+                 uint32_t n, bool addr) {
+  if (h.l3 == kNone || h.l3_type != 0x86dd || len < h.l3 + 40) return;
+  uint8_t* ip = d + h.l3;
+  uint8_t old[16];
+  std::memcpy(old, ip + field, n);
+  std::memcpy(ip + field, v, n);
+  if (addr) L4CsumDelta(d, len, h, old, ip + field, n, true);
+}
+
+void RewritePort(uint8_t* d, uint32_t len, const Hdrs& h, uint32_t field, uint16_t port_raw) {
+  if (h.l4 == kNone || (h.l4_proto != 6 && h.l4_proto != 17) || len < h.l4 + 8) return;
+  uint8_t* p = d + h.l4 + field;
+  uint8_t old[2] = {p[0], p[1]};
+  std::memcpy(p, &port_raw, 2);
+  L4CsumDelta(d, len, h, old, p, 2, false);
+}
+
+}  // namespace
+
+void Eswitch::ExecuteTransfer(EswitchFlow* flow, rte_mbuf* m) {
+  const auto& acts = flow->rule.actions();
+  size_t last_fate = acts.size();
+  for (size_t i = 0; i < acts.size(); ++i) {
+    if (acts[i].type == RTE_FLOW_ACTION_TYPE_REPRESENTED_PORT ||
+        acts[i].type == RTE_FLOW_ACTION_TYPE_PORT_REPRESENTOR) {
+      last_fate = i;
+    }
+  }
+  uint16_t src_vport = 0;
+  for (const auto& it : flow->rule.items()) {
+    if (it.type == RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT && it.spec) {
+      VportOf(static_cast<const rte_flow_item_ethdev*>(it.spec)->port_id, &src_vport);
+    }
+  }
+  for (size_t i = 0; i < acts.size(); ++i) {
+    const rte_flow_action& a = acts[i];
+    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+    const uint32_t len = rte_pktmbuf_data_len(m);
+    switch (a.type) {
+      case RTE_FLOW_ACTION_TYPE_COUNT:
+        ++flow->hits;
+        flow->bytes += rte_pktmbuf_pkt_len(m);
+        break;
+      case RTE_FLOW_ACTION_TYPE_DROP:
+        rte_pktmbuf_free(m);
+        ++stats_.dropped_rule;
+        return;
+      case RTE_FLOW_ACTION_TYPE_REPRESENTED_PORT:
+      case RTE_FLOW_ACTION_TYPE_PORT_REPRESENTOR: {
+        rte_mbuf* out = i == last_fate ? m : rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX);
+        if (out == nullptr) {
+          ++stats_.dropped_other;
+          break;
+        }
+        const uint16_t id = static_cast<const rte_flow_action_ethdev*>(a.conf)->port_id;
+        if (a.type == RTE_FLOW_ACTION_TYPE_REPRESENTED_PORT) {
+          uint16_t vp = 0;
+          VportOf(id, &vp);
+          ToOutside(vp, out);
+        } else {
+          Deliver(*FacingByEthdev(id), out, config_.unified, vports_[src_vport].flow_port_id);
+        }
+        if (i == last_fate) return;
+        break;
+      }
+      case RTE_FLOW_ACTION_TYPE_OF_POP_VLAN:
+        PopTag(m);
+        break;
+      case RTE_FLOW_ACTION_TYPE_OF_PUSH_VLAN:
+        if (!PushTag(m, rte_be_to_cpu_16(
+                            static_cast<const rte_flow_action_of_push_vlan*>(a.conf)->ethertype))) {
+          rte_pktmbuf_free(m);
+          ++stats_.dropped_other;
+          return;
+        }
+        break;
+      case RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_VID:
+        SetTci(m, 0xf000,
+               rte_be_to_cpu_16(
+                   static_cast<const rte_flow_action_of_set_vlan_vid*>(a.conf)->vlan_vid) &
+                   0x0fff);
+        break;
+      case RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_PCP:
+        SetTci(
+            m, 0x1fff,
+            static_cast<uint16_t>(
+                (static_cast<const rte_flow_action_of_set_vlan_pcp*>(a.conf)->vlan_pcp & 7) << 13));
+        break;
+      case RTE_FLOW_ACTION_TYPE_SET_MAC_SRC:
+      case RTE_FLOW_ACTION_TYPE_SET_MAC_DST:
+        if (len >= 14) {
+          std::memcpy(d + (a.type == RTE_FLOW_ACTION_TYPE_SET_MAC_SRC ? 6 : 0),
+                      static_cast<const rte_flow_action_set_mac*>(a.conf)->mac_addr, 6);
+        }
+        break;
+      case RTE_FLOW_ACTION_TYPE_SET_IPV4_SRC:
+      case RTE_FLOW_ACTION_TYPE_SET_IPV4_DST:
+        RewriteIpv4(d, len, Locate(d, len), a.type == RTE_FLOW_ACTION_TYPE_SET_IPV4_SRC ? 12 : 16,
+                    reinterpret_cast<const uint8_t*>(
+                        &static_cast<const rte_flow_action_set_ipv4*>(a.conf)->ipv4_addr),
+                    4, true);
+        break;
+      case RTE_FLOW_ACTION_TYPE_SET_IPV6_SRC:
+      case RTE_FLOW_ACTION_TYPE_SET_IPV6_DST:
+        RewriteIpv6(d, len, Locate(d, len), a.type == RTE_FLOW_ACTION_TYPE_SET_IPV6_SRC ? 8 : 24,
+                    static_cast<const rte_flow_action_set_ipv6*>(a.conf)->ipv6_addr, 16, true);
+        break;
+      case RTE_FLOW_ACTION_TYPE_SET_TP_SRC:
+      case RTE_FLOW_ACTION_TYPE_SET_TP_DST:
+        RewritePort(d, len, Locate(d, len), a.type == RTE_FLOW_ACTION_TYPE_SET_TP_SRC ? 0 : 2,
+                    static_cast<const rte_flow_action_set_tp*>(a.conf)->port);
+        break;
+      case RTE_FLOW_ACTION_TYPE_SET_TTL:
+      case RTE_FLOW_ACTION_TYPE_DEC_TTL: {
+        const Hdrs h = Locate(d, len);
+        if (h.l3 == kNone) break;
+        const bool v4 = h.l3_type == 0x0800;
+        if (!v4 && h.l3_type != 0x86dd) break;
+        const uint32_t field = v4 ? 8 : 7;
+        if (len < h.l3 + (v4 ? 20 : 40)) break;
+        uint8_t ttl = d[h.l3 + field];
+        if (a.type == RTE_FLOW_ACTION_TYPE_DEC_TTL) {
+          if (ttl != 0) --ttl;
+        } else {
+          ttl = static_cast<const rte_flow_action_set_ttl*>(a.conf)->ttl_value;
+        }
+        if (v4) {
+          RewriteIpv4(d, len, h, field, &ttl, 1, false);
+        } else {
+          RewriteIpv6(d, len, h, field, &ttl, 1, false);
+        }
+        break;
+      }
+      case RTE_FLOW_ACTION_TYPE_SET_IPV4_DSCP:
+      case RTE_FLOW_ACTION_TYPE_SET_IPV6_DSCP: {
+        const Hdrs h = Locate(d, len);
+        const uint8_t dscp = static_cast<const rte_flow_action_set_dscp*>(a.conf)->dscp & 0x3f;
+        if (a.type == RTE_FLOW_ACTION_TYPE_SET_IPV4_DSCP) {
+          if (h.l3_type != 0x0800 || len < h.l3 + 20) break;
+          const uint8_t tos = static_cast<uint8_t>(dscp << 2 | (d[h.l3 + 1] & 3));
+          RewriteIpv4(d, len, h, 1, &tos, 1, false);
+        } else {
+          if (h.l3_type != 0x86dd || len < h.l3 + 40) break;
+          // Traffic class: the low nibble of byte 0 and the high nibble of byte 1.
+          uint8_t b[2] = {d[h.l3], d[h.l3 + 1]};
+          const uint8_t tc = static_cast<uint8_t>(dscp << 2 | (((b[0] << 4) | (b[1] >> 4)) & 3));
+          b[0] = static_cast<uint8_t>((b[0] & 0xf0) | (tc >> 4));
+          b[1] = static_cast<uint8_t>((b[1] & 0x0f) | (tc << 4));
+          RewriteIpv6(d, len, h, 0, b, 2, false);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  // No fate reached: the packet is dropped.
+  rte_pktmbuf_free(m);
+  ++stats_.dropped_rule;
+}
+
+// --- EswitchBackend -----------------------------------------------------------------
+
+BackendStatus EswitchBackend::Validate(const RteFlowRule& rule) {
+  rte_flow_error error{};
+  uint16_t port = rule.port_id;
+  int rc = rule.attr.transfer ? esw_->PickTransferProxy(rule.port_id, &port, &error) : 0;
+  if (rc == 0)
+    rc = esw_->FlowValidate(port, &rule.attr, rule.pattern(), rule.action_array(), &error);
+  return rc == 0 ? BackendStatus{} : BackendError(rc, "validate", error);
+}
+
+BackendStatus EswitchBackend::Create(const RteFlowRule& rule, FlowHandle* handle) {
+  rte_flow_error error{};
+  uint16_t port = rule.port_id;
+  int rc = rule.attr.transfer ? esw_->PickTransferProxy(rule.port_id, &port, &error) : 0;
+  if (rc != 0) return BackendError(rc, "pick transfer proxy", error);
+  EswitchFlow* f = esw_->FlowCreate(port, &rule.attr, rule.pattern(), rule.action_array(), &error);
+  if (f == nullptr) return BackendError(-rte_errno, "create", error);
+  handle->port_id = port;
+  handle->flow = f;
+  return {};
+}
+
+BackendStatus EswitchBackend::Destroy(const FlowHandle& handle) {
+  rte_flow_error error{};
+  int rc = esw_->FlowDestroy(handle.port_id, static_cast<EswitchFlow*>(handle.flow), &error);
+  return rc == 0 ? BackendStatus{} : BackendError(rc, "destroy", error);
+}
+
+BackendStatus EswitchBackend::QueryCount(const FlowHandle& handle, bool reset, FlowCounters* out) {
+  rte_flow_error error{};
+  rte_flow_query_count q{};
+  q.reset = reset ? 1 : 0;
+  rte_flow_action_count conf{};
+  const rte_flow_action action{RTE_FLOW_ACTION_TYPE_COUNT, &conf};
+  int rc =
+      esw_->FlowQuery(handle.port_id, static_cast<EswitchFlow*>(handle.flow), &action, &q, &error);
+  if (rc != 0) return BackendError(rc, "query", error);
+  out->hits = q.hits;
+  out->bytes = q.bytes;
+  return {};
+}
+
+}  // namespace sluice::offload
