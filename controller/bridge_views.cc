@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "controller/stats_view.h"
+#include "datapath/flow/flow_format.h"
 #include "ofproto/ofctl_parse.h"
 
 namespace sluice::ctl {
@@ -235,7 +238,7 @@ void RegisterBridgeViews(MgmtServer* server, dp::Datapath* dp, ofproto::BridgeSe
         if (!st.ok()) return Error(st.message());
         MgmtReply r;
         r.json = nlohmann::json::array();
-        for (const auto& line : br->Trace(m.value)) {
+        for (const auto& line : br->Trace(m.value, &m.mask)) {
           r.text += line + "\n";
           r.json.push_back(line);
         }
@@ -267,6 +270,57 @@ void RegisterBridgeViews(MgmtServer* server, dp::Datapath* dp, ofproto::BridgeSe
         }
         return r;
       });
+  // Static MAC entries, as `ovs-appctl fdb/add BRIDGE PORT VLAN MAC`.
+  server->Register(
+      "fdb/add", "fdb/add BRIDGE PORT VLAN MAC: a static MAC entry (PORT by name or number)",
+      [bridges, dp](const std::vector<std::string>& p) {
+        std::shared_ptr<Ofproto> br;
+        if (auto e = CheckBridge(bridges, &br, p, 4, 4, "fdb/add BRIDGE PORT VLAN MAC")) return *e;
+        uint32_t port = 0;
+        for (const auto& x : dp->Ports()) {
+          if (x.name == p[1] || std::to_string(x.port_no) == p[1]) port = x.port_no;
+        }
+        if (port == 0 || bridges->BridgeOf(port) != br->name()) {
+          return Error(fmt::format("{} has no port {}", br->name(), p[1]));
+        }
+        char* end = nullptr;
+        unsigned long vlan = std::strtoul(p[2].c_str(), &end, 10);
+        if (p[2].empty() || *end != '\0' || vlan > 4095) return Error("bad VLAN " + p[2] + " (0-4095)");
+        dp::EthAddr mac;
+        if (!dp::ParseEthAddr(p[3], &mac)) return Error("bad MAC " + p[3]);
+        if (!br->mac().AddStatic(mac, static_cast<uint16_t>(vlan), port)) {
+          return Error("cannot add " + p[3] + ": multicast MAC, or the table is full of static entries");
+        }
+        return Done();
+      });
+  server->Register("fdb/del", "fdb/del BRIDGE VLAN MAC: remove a MAC entry, static or learned",
+                   [bridges](const std::vector<std::string>& p) {
+                     std::shared_ptr<Ofproto> br;
+                     if (auto e = CheckBridge(bridges, &br, p, 3, 3, "fdb/del BRIDGE VLAN MAC")) return *e;
+                     char* end = nullptr;
+                     unsigned long vlan = std::strtoul(p[1].c_str(), &end, 10);
+                     dp::EthAddr mac;
+                     if (p[1].empty() || *end != '\0' || vlan > 4095 || !dp::ParseEthAddr(p[2], &mac)) {
+                       return Error("usage: fdb/del BRIDGE VLAN MAC");
+                     }
+                     if (!br->mac().Delete(mac, static_cast<uint16_t>(vlan))) {
+                       return Error(fmt::format("no entry for {} on VLAN {}", p[2], vlan));
+                     }
+                     return Done();
+                   });
+  server->Register("fdb/flush", "fdb/flush [BRIDGE]: forget learned MAC entries (static ones stay)",
+                   [bridges](const std::vector<std::string>& p) {
+                     std::vector<std::shared_ptr<Ofproto>> which;
+                     if (p.empty()) {
+                       which = bridges->All();
+                     } else {
+                       std::shared_ptr<Ofproto> br;
+                       if (auto e = CheckBridge(bridges, &br, p, 1, 1, "fdb/flush [BRIDGE]")) return *e;
+                       which.push_back(br);
+                     }
+                     for (const auto& br : which) br->mac().Flush();
+                     return Done();
+                   });
   server->Register("fdb/show", "fdb/show [BRIDGE]: the MAC learning table of a bridge",
                    [bridges](const std::vector<std::string>& p) {
                      std::shared_ptr<Ofproto> br;

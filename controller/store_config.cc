@@ -90,6 +90,8 @@ StoreConfig ParseStoreConfig(const db::Replica::Tables& tables) {
   auto oc = MapOf(r, "other_config");
   c.pmd_cpu_mask = oc.count("pmd-cpu-mask") ? oc["pmd-cpu-mask"] : "";
   c.dpdk_extra = oc.count("dpdk-extra") ? oc["dpdk-extra"] : "";
+  c.vhost_sock_dir = oc.count("vhost-sock-dir") ? oc["vhost-sock-dir"] : "";
+  c.vhost_sock_mode = oc.count("vhost-sock-mode") ? oc["vhost-sock-mode"] : "";
   for (const auto& bu : Uuids(r, "bridges")) {
     const Json* b = Row(tables, "Bridge", bu);
     if (!b) continue;
@@ -128,6 +130,7 @@ StoreConfig ParseStoreConfig(const db::Replica::Tables& tables) {
         si.type = String(*i, "type");
         auto opts = MapOf(*i, "options");
         si.devargs = opts.count("dpdk-devargs") ? opts["dpdk-devargs"] : "";
+        si.options = std::move(opts);
         si.ofport_request = static_cast<uint32_t>(Optional<int64_t>(*i, "ofport_request").value_or(0));
         si.mtu_request = static_cast<uint32_t>(Optional<int64_t>(*i, "mtu_request").value_or(0));
         si.tag = tag;

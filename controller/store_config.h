@@ -33,6 +33,7 @@ struct StoreInterface {
   std::string uuid, port_uuid;
   std::string name, type;
   std::string devargs;          // options:dpdk-devargs
+  std::map<std::string, std::string> options;  // every option (vhost-server-path, n_rxq, ...)
   uint32_t ofport_request = 0;  // 0: any
   uint32_t mtu_request = 0;     // 0: the device's default
   // From the Port row.
@@ -53,6 +54,8 @@ struct StoreConfig {
   int64_t next_cfg = 0;
   std::string pmd_cpu_mask;  // other_config:pmd-cpu-mask
   std::string dpdk_extra;    // other_config:dpdk-extra
+  std::string vhost_sock_dir;   // other_config:vhost-sock-dir
+  std::string vhost_sock_mode;  // other_config:vhost-sock-mode (octal)
   std::vector<StoreBridge> bridges;  // sorted by name
 };
 

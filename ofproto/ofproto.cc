@@ -307,7 +307,7 @@ void Ofproto::CreditGroups(const std::vector<std::pair<uint32_t, int>>& groups, 
   }
 }
 
-std::vector<std::string> Ofproto::Trace(const OfFlow& flow) {
+std::vector<std::string> Ofproto::Trace(const OfFlow& flow, const OfMask* given) {
   std::vector<std::string> lines;
   XlateResult r;
   r.trace = &lines;
@@ -315,12 +315,17 @@ std::vector<std::string> Ofproto::Trace(const OfFlow& flow) {
     std::shared_lock lock(mu_);
     XlateEnv env = EnvLocked();
     env.learn = false;  // a trace must not learn
-    // Show the fields the flow sets (non-zero bytes), not 128 bytes of zeros.
+    // Show the fields the user gave (or, without a mask, the non-zero
+    // bytes), not 128 bytes of zeros.
     dp::FlowMask shown;
     shown.Clear();
-    const auto* in = reinterpret_cast<const uint8_t*>(&flow.dp);
-    auto* out = reinterpret_cast<uint8_t*>(&shown);
-    for (size_t i = 0; i < sizeof(dp::FlowKey); ++i) out[i] = in[i] ? 0xff : 0;
+    if (given) {
+      shown = given->dp;
+    } else {
+      const auto* in = reinterpret_cast<const uint8_t*>(&flow.dp);
+      auto* out = reinterpret_cast<uint8_t*>(&shown);
+      for (size_t i = 0; i < sizeof(dp::FlowKey); ++i) out[i] = in[i] ? 0xff : 0;
+    }
     shown.in_port = 0xffffffff;
     lines.push_back("flow: " + dp::FormatMatch(flow.dp, shown));
     Xlate(env, flow, &r);

@@ -131,7 +131,8 @@ class Ofproto {
   std::vector<MeterInfo> Meters() const;
 
   // Explains how `flow` would be processed (the engine of `sluicectl trace`).
-  std::vector<std::string> Trace(const OfFlow& flow);
+  // `given`, if set, says which fields the user gave (for the "flow:" line).
+  std::vector<std::string> Trace(const OfFlow& flow, const OfMask* given = nullptr);
 
   void set_packet_in_listener(std::function<void(const PacketIn&)> f);
   void set_flow_removed_listener(std::function<void(const FlowRemoved&)> f);
