@@ -32,8 +32,8 @@ struct alignas(64) OfFlow {
   uint32_t regs[8];     // words 18-21: registers reg0..reg7 (host order)
   uint64_t pad[2];      // words 22-23: always zero
 
-  const uint64_t* words() const { return reinterpret_cast<const uint64_t*>(this); }
-  uint64_t* words() { return reinterpret_cast<uint64_t*>(this); }
+  const AliasWord* words() const { return reinterpret_cast<const AliasWord*>(this); }
+  AliasWord* words() { return reinterpret_cast<AliasWord*>(this); }
   void Clear() { std::memset(this, 0, sizeof(*this)); }
   bool operator==(const OfFlow& o) const { return std::memcmp(this, &o, sizeof(*this)) == 0; }
 };

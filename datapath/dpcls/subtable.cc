@@ -35,7 +35,7 @@ inline uint32_t MatchWays(const DpclsSubtable::Bucket& b, uint32_t hash) {
 // Hash of key words kw[idx[j]] & mw[j] for j < n. kN >= 0 fixes n at
 // compile time (the loop is unrolled); kN == -1 is the generic loop.
 template <int kN>
-inline uint32_t HashUsed(const uint64_t* kw, const uint8_t* idx, const uint64_t* mw, int n) {
+inline uint32_t HashUsed(const AliasWord* kw, const uint8_t* idx, const uint64_t* mw, int n) {
   const int cnt = kN >= 0 ? kN : n;
   uint32_t h = kHashBasis;
 #pragma GCC unroll 16
@@ -46,7 +46,7 @@ inline uint32_t HashUsed(const uint64_t* kw, const uint8_t* idx, const uint64_t*
 // Whether entry `ent` (rule pointer, then the masked used words) matches the
 // key words `kw` under the mask.
 template <int kN>
-inline bool WordsMatch(const uint64_t* ent, const uint64_t* kw, const uint8_t* idx,
+inline bool WordsMatch(const uint64_t* ent, const AliasWord* kw, const uint8_t* idx,
                        const uint64_t* mw, int n) {
   const int cnt = kN >= 0 ? kN : n;
   uint64_t diff = 0;
@@ -198,7 +198,7 @@ uint32_t DpclsSubtable::Hash(const FlowKey& key) const {
 }
 
 uint32_t DpclsSubtable::HashSpecialised(const FlowKey& key) const {
-  const uint64_t* kw = key.words();
+  const AliasWord* kw = key.words();
   switch (n_words_) {
     case 1:
       return HashUsed<1>(kw, word_index_, mask_words_, 1);

@@ -104,8 +104,8 @@ struct alignas(64) FlowKey {
   uint32_t dp_hash;
   uint32_t pad15;
 
-  const uint64_t* words() const { return reinterpret_cast<const uint64_t*>(this); }
-  uint64_t* words() { return reinterpret_cast<uint64_t*>(this); }
+  const AliasWord* words() const { return reinterpret_cast<const AliasWord*>(this); }
+  AliasWord* words() { return reinterpret_cast<AliasWord*>(this); }
 
   // Four 32-byte stores (GCC 12 turns a 128-byte memset into `rep stosq`).
   void Clear() {
@@ -155,7 +155,7 @@ inline FlowMask ExactMask() {
 // independent CRC32C chains of four words each, so the 3-cycle latency of
 // the instruction overlaps (about a quarter of the time of one 16-word chain).
 inline uint32_t FlowKeyHash(const FlowKey& key, uint32_t basis = 0) {
-  const uint64_t* w = key.words();
+  const AliasWord* w = key.words();
   uint32_t h0 = basis, h1 = basis ^ 0x9e3779b9u, h2 = basis ^ 0x7f4a7c15u, h3 = basis ^ 0x85ebca6bu;
   for (int i = 0; i < kFlowWords; i += 4) {
     h0 = HashAddWord(h0, w[i]);

@@ -35,7 +35,7 @@ inline uint32_t PacketHash(const rte_mbuf* m, const FlowKey& key) {
   if (PacketHasRssHash(m) && key.recirc_id == 0) {
     return HashFinish(HashAddWord(PacketRssHash(m), key.in_port), 8);
   }
-  const uint64_t* w = key.words();
+  const AliasWord* w = key.words();
   uint32_t a = HashAddWord(0, w[0]), b = HashAddWord(0x9e3779b9u, w[1]),
            c = HashAddWord(0x7f4a7c15u, w[2]);
   a = HashAddWord(a, w[3]);
