@@ -119,6 +119,8 @@ nlohmann::json PortsJson(const StatsSample& now, const StatsSample* prev) {
                    {"tx_bytes", p.stats.tx_bytes},
                    {"tx_dropped", p.stats.tx_dropped},
                    {"tx_errors", p.stats.tx_errors},
+                   {"tx_retries", p.stats.tx_retries},
+                   {"txq_dropped", p.stats.txq_dropped},
                    {"rxq_packets", p.stats.rxq_packets},
                    {"txq_packets", p.stats.txq_packets},
                    {"rx_pps", Rate(p.stats.rx_packets, b ? b->stats.rx_packets : 0, dt)},
@@ -185,8 +187,8 @@ std::string PortsText(const StatsSample& now, const StatsSample* prev) {
     if (dt > 0) out += fmt::format(" ({:.3f} Mpps)", Rate(p.stats.rx_packets, b ? b->stats.rx_packets : 0, dt) / 1e6);
     out += fmt::format(", tx {} pkts", p.stats.tx_packets);
     if (dt > 0) out += fmt::format(" ({:.3f} Mpps)", Rate(p.stats.tx_packets, b ? b->stats.tx_packets : 0, dt) / 1e6);
-    out += fmt::format(", rx dropped {}, errors {}/{}\n", p.stats.rx_dropped, p.stats.rx_errors,
-                       p.stats.tx_errors);
+    out += fmt::format(", rx dropped {}, tx dropped {}, errors {}/{}\n", p.stats.rx_dropped,
+                       p.stats.tx_dropped, p.stats.rx_errors, p.stats.tx_errors);
   }
   return out;
 }

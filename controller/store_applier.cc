@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "controller/mgmt_server.h"
+
 #include <set>
 
 namespace sluice::ctl {
@@ -85,28 +87,34 @@ void StoreApplier::CreateBridge(const StoreBridge& b) {
   spdlog::info("bridge {} created (config store, fail mode {})", b.name, b.fail_mode);
 }
 
-std::string StoreApplier::Unsupported(const StoreInterface& i) const {
-  if (i.type == "internal") {
-    return "internal ports are not supported yet (Sluice bridges have no local port)";
+StoreApplier::Resolved StoreApplier::Resolve(const StoreConfig& c, const StoreInterface& i) {
+  PortTypeRequest req;
+  req.type = i.type;
+  req.name = i.name;
+  req.options = i.options;
+  req.vhost_sock_dir = c.vhost_sock_dir;
+  req.vhost_sock_mode = c.vhost_sock_mode;
+  req.run_dir = RunDir();
+  if (i.type == "dpdkvhostuser" || i.type == "dpdkvhostuserclient") {
+    auto it = vhost_index_.find(i.name);
+    if (it == vhost_index_.end()) {
+      it = vhost_index_.emplace(i.name, static_cast<uint32_t>(vhost_index_.size())).first;
+    }
+    req.index = it->second;
   }
-  if (i.type.empty() || i.type == "system") {
-    return "interface type \"" + i.type +
-           "\" (a kernel interface) is not supported: use type=dpdk "
-           "with options:dpdk-devargs (e.g. net_af_packet0,iface=" +
-           i.name + ")";
-  }
-  if (i.type != "dpdk") return "interface type " + i.type + " is not supported yet";
-  if (i.devargs.empty()) return "type dpdk needs options:dpdk-devargs";
-  return "";
+  Resolved r;
+  if (Status st = InterfacePortSpec(req, &r.spec); !st.ok()) r.error = st.message();
+  return r;
 }
 
 void StoreApplier::ApplyPorts(const StoreConfig& c, std::map<std::string, InterfaceState>* states) {
   // What should run: every supported interface of a bridge that runs.
   std::map<std::string, Wanted> want;
+  std::map<std::string, Resolved> resolved;  // by interface name
   for (const auto& b : c.bridges) {
-    if (!bridges_->bridge(b.name)) continue;
     for (const auto& i : b.interfaces) {
-      if (Unsupported(i).empty()) want.emplace(i.name, Wanted{&i, b.name});
+      Resolved& r = resolved[i.name] = Resolve(c, i);
+      if (r.error.empty() && bridges_->bridge(b.name)) want.emplace(i.name, Wanted{&i, b.name});
     }
   }
   ofproto::BridgeSet* set = bridges_->set();
@@ -114,8 +122,9 @@ void StoreApplier::ApplyPorts(const StoreConfig& c, std::map<std::string, Interf
   for (const auto& p : dp_->Ports()) {
     std::string owner = set->BridgeOf(p.port_no);
     auto it = want.find(p.name);
-    if (it != want.end() && it->second.iface->devargs == p.devargs && it->second.bridge == owner)
+    if (it != want.end() && resolved[p.name].spec.devargs == p.devargs && it->second.bridge == owner) {
       continue;
+    }
     if (auto br = bridges_->bridge(owner)) br->RemovePort(p.port_no);
     set->DetachPort(p.port_no);
     if (Status st = dp_->DelPort(p.port_no); !st.ok()) spdlog::error("{}", st.message());
@@ -129,27 +138,32 @@ void StoreApplier::ApplyPorts(const StoreConfig& c, std::map<std::string, Interf
     auto br = bridges_->bridge(b.name);
     for (const auto& i : b.interfaces) {
       InterfaceState& st = (*states)[i.uuid];
-      st.error = br ? Unsupported(i) : "bridge " + b.name + " could not be created";
+      const PortSpec& spec = resolved[i.name].spec;
+      st.error = br ? resolved[i.name].error : "bridge " + b.name + " could not be created";
       if (!st.error.empty()) continue;
       auto it = present.find(i.name);
       if (it == present.end()) {
         auto f = failed_.find(i.name);
-        if (f != failed_.end() && f->second.first == i.devargs) {
+        if (f != failed_.end() && f->second.first == spec.devargs) {
           st.error = f->second.second;  // remembered, not retried until the config changes
           continue;
         }
         dp::PortConfig pc;
         pc.name = i.name;
-        pc.devargs = i.devargs;
-        pc.n_rxq = o_.n_rxq;
+        pc.devargs = spec.devargs;
+        pc.n_rxq = spec.n_rxq ? spec.n_rxq : o_.n_rxq;
+        pc.tx_retries = spec.tx_retries;
         pc.mtu = i.mtu_request;
         uint32_t no = i.ofport_request;
-        if (Status s = dp_->AddPort(pc, &no); !s.ok()) {
-          failed_[i.name] = {i.devargs, s.message()};
+        Status s = PrepareVhostSocket(spec);
+        if (s.ok()) s = dp_->AddPort(pc, &no);
+        if (!s.ok()) {
+          failed_[i.name] = {spec.devargs, s.message()};
           st.error = s.message();
           spdlog::error("port {}: {}", i.name, s.message());
           continue;
         }
+        if (Status m = FinishVhostSocket(spec); !m.ok()) spdlog::warn("port {}: {}", i.name, m.message());
         failed_.erase(i.name);
         set->AttachPort(no, b.name);
         spdlog::info("port {} added to {} as OpenFlow port {} (config store)", i.name, b.name, no);

@@ -13,6 +13,10 @@
 //     home), then ports over all bridges (a port that changes bridge or
 //     devargs is removed and added again), then bridges that are gone (by
 //     then without ports), then controllers.
+//   - An interface's type and options become devargs and port settings
+//     through port_types.h (dpdk, dpdkvhostuser, dpdkvhostuserclient); a
+//     vhost-user server socket's directory is made before the port opens
+//     and its mode set after.
 //   - A port that could not be created is remembered with its devargs and
 //     not retried until its configuration changes; its error goes to
 //     Interface.error.
@@ -26,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "controller/port_types.h"
 #include "controller/store_config.h"
 #include "controller/switch_bridges.h"
 #include "controller/switchd.h"
@@ -51,12 +56,17 @@ class StoreApplier {
     const StoreInterface* iface;
     std::string bridge;
   };
+  // What the datapath opens for an interface (port_types.h), or why not.
+  struct Resolved {
+    PortSpec spec;
+    std::string error;
+  };
 
   void ApplyPmdMask(const std::string& mask);
   void CreateBridge(const StoreBridge& b);
   void ApplyPorts(const StoreConfig& c, std::map<std::string, InterfaceState>* states);
   void ApplyControllers(const StoreBridge& b, std::map<std::string, ControllerState>* states);
-  std::string Unsupported(const StoreInterface& i) const;
+  Resolved Resolve(const StoreConfig& c, const StoreInterface& i);
 
   dp::Datapath* dp_;
   SwitchBridges* bridges_;
@@ -65,6 +75,7 @@ class StoreApplier {
   std::string pmd_mask_;
   std::map<std::string, BridgeState> state_;                           // by bridge name
   std::map<std::string, std::pair<std::string, std::string>> failed_;  // port -> (devargs, error)
+  std::map<std::string, uint32_t> vhost_index_;  // interface -> its net_vhost<N> (stable)
   std::map<std::string, std::pair<uint16_t, std::vector<uint16_t>>> vlan_;  // port -> (tag, trunks)
   std::map<std::string, std::map<std::string, int64_t>> last_stats_;
   RuntimeWriter writer_;

@@ -17,6 +17,7 @@
 #include "controller/mgmt_client.h"
 #include "controller/mgmt_server.h"
 #include "controller/pcap_writer.h"
+#include "controller/port_views.h"
 #include "controller/stats_view.h"
 #include "controller/store_applier.h"
 #include "controller/store_config.h"
@@ -140,6 +141,7 @@ void RegisterViews(MgmtServer* server, dp::Datapath* dp, Samples* samples) {
     dp->FlowFlush();
     return MgmtReply{"", nlohmann::json::object(), ""};
   });
+  RegisterPortViews(server, dp);  // memory/show (controller/port_views.h)
 }
 
 }  // namespace

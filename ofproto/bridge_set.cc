@@ -1,10 +1,11 @@
 #include "ofproto/bridge_set.h"
 
-#include <rte_mbuf.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <mutex>
+
+#include "datapath/packet/packet.h"
 
 namespace sluice::ofproto {
 

@@ -1,5 +1,6 @@
 #include "datapath/dpif/datapath.h"
 
+#include <rte_mempool.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -47,6 +48,16 @@ Status Datapath::Init() {
   if (pool_ == nullptr) return st;
   meters_ = std::make_unique<MeterTable>();
   return SetPmdCores(options_.pmd_cores);
+}
+
+MempoolInfo Datapath::Mempool() const {
+  MempoolInfo m;
+  if (pool_ == nullptr) return m;
+  m.name = pool_->name;
+  m.size = pool_->size;
+  m.in_use = rte_mempool_in_use_count(pool_);
+  m.available = rte_mempool_avail_count(pool_);
+  return m;
 }
 
 // --- Meters ---

@@ -65,6 +65,14 @@ struct PortInfo {
   PortStats stats;
 };
 
+// The packet-buffer pool at one moment. Mbufs in the per-thread caches
+// count as available, so in_use is what ports, queues and packets in
+// flight hold: with no traffic it returns to the same value (the leak check).
+struct MempoolInfo {
+  std::string name;
+  uint32_t size = 0, in_use = 0, available = 0;
+};
+
 struct FlowInfo {
   Ufid ufid;
   FlowKey key;  // masked
@@ -165,6 +173,7 @@ class Datapath {
   void Reclaim();
 
   rte_mempool* pool() const { return pool_; }
+  MempoolInfo Mempool() const;
 
  private:
   struct Port {

@@ -474,6 +474,7 @@ void Pmd::FlushBuffer(TxBuffer& b) {
   if (sent < b.n) {
     FreePackets(b.pkts + sent, b.n - sent);
     CounterAdd(counters_.tx_dropped, b.n - sent);
+    b.target.port->CountTxDropped(b.target.queue, b.n - sent);
   }
   b.n = 0;
 }

@@ -62,14 +62,24 @@ std::unique_ptr<DpdkPort> DpdkPort::Open(const PortConfig& config, rte_mempool* 
     return nullptr;
   }
   port->driver_ = info.driver_name ? info.driver_name : "";
-  port->n_rxq_ = std::max<uint16_t>(1, std::min<uint16_t>(config.n_rxq, info.max_rx_queues));
+  port->is_vhost_ = port->driver_ == "net_vhost";
+  // A vhost-user guest decides which of the device's queue pairs it uses:
+  // poll them all.
+  uint16_t want_rxq = port->is_vhost_ ? info.max_rx_queues : config.n_rxq;
+  port->n_rxq_ = std::max<uint16_t>(1, std::min<uint16_t>(want_rxq, info.max_rx_queues));
   port->n_txq_ = std::max<uint16_t>(1, std::min<uint16_t>(config.n_txq, info.max_tx_queues));
   port->txq_shared_ = port->n_txq_ < config.n_txq;
-  port->tx_locks_ = std::make_unique<TxLock[]>(port->n_txq_);
+  port->txqs_ = std::make_unique<TxQueue[]>(port->n_txq_);
+  port->tx_retries_ = config.tx_retries >= 0 ? config.tx_retries
+                      : port->is_vhost_      ? kVhostTxRetries
+                                             : 0;
 
   rte_eth_conf conf;
   std::memset(&conf, 0, sizeof(conf));
-  if (port->n_rxq_ > 1) {
+  // No checksum or TSO offloads are requested: for vhost-user the driver
+  // then completes a guest's partial checksums in software, and TSO is only
+  // negotiated with the guest when the devargs say tso=1.
+  if (port->n_rxq_ > 1 && !port->is_vhost_) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_hf =
         info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
@@ -120,10 +130,40 @@ std::unique_ptr<DpdkPort> DpdkPort::Open(const PortConfig& config, rte_mempool* 
     return nullptr;
   }
   rte_eth_promiscuous_enable(id);  // a switch port sees every frame (ignored where unsupported)
-  spdlog::info("port {}: {} (driver {}, ethdev {}), {} rxq, {} txq{}", config.name, config.devargs,
-               port->driver_, id, port->n_rxq_, port->n_txq_,
-               port->txq_shared_ ? " (shared txqs)" : "");
+  port->FindQueueXstats();
+  spdlog::info("port {}: {} (driver {}, ethdev {}), {} rxq, {} txq{}, {} tx retries", config.name,
+               config.devargs, port->driver_, id, port->n_rxq_, port->n_txq_,
+               port->txq_shared_ ? " (shared txqs)" : "", port->tx_retries_);
   return port;
+}
+
+uint16_t DpdkPort::TxRetry(uint16_t q, rte_mbuf** pkts, uint16_t n, uint16_t sent) {
+  int tries = 0;
+  uint16_t last = sent;
+  while (sent < n && last > 0 && tries < tx_retries_) {
+    last = rte_eth_tx_burst(port_id_, q, pkts + sent, static_cast<uint16_t>(n - sent));
+    sent = static_cast<uint16_t>(sent + last);
+    ++tries;
+  }
+  txqs_[q].retries.fetch_add(static_cast<uint64_t>(tries), std::memory_order_relaxed);
+  return sent;
+}
+
+// Drivers with per-queue counters of their own (net_vhost's per-virtqueue
+// statistics) name them rx_q<N>_good_packets / tx_q<N>_good_packets; their
+// ids are looked up once here so that Stats() reads them by id.
+void DpdkPort::FindQueueXstats() {
+  std::vector<uint64_t> ids;
+  for (const char* dir : {"rx", "tx"}) {
+    uint16_t n = dir[0] == 'r' ? n_rxq_ : n_txq_;
+    for (uint16_t q = 0; q < n; ++q) {
+      std::string name = std::string(dir) + "_q" + std::to_string(q) + "_good_packets";
+      uint64_t id;
+      if (rte_eth_xstats_get_id_by_name(port_id_, name.c_str(), &id) != 0) return;
+      ids.push_back(id);
+    }
+  }
+  queue_xstat_ids_ = std::move(ids);
 }
 
 DpdkPort::~DpdkPort() {
@@ -180,7 +220,24 @@ PortStats DpdkPort::Stats() const {
   s.rx_errors = st.ierrors;
   s.tx_packets = st.opackets;
   s.tx_bytes = st.obytes;
-  s.tx_errors = st.oerrors;
+  // net_vhost counts a burst's leftovers as oerrors on every attempt: with
+  // retries that is neither an error nor a drop count (tx_dropped is).
+  s.tx_errors = is_vhost_ ? 0 : st.oerrors;
+  for (uint16_t q = 0; q < n_txq_; ++q) {
+    uint64_t d = txqs_[q].dropped.load(std::memory_order_relaxed);
+    s.txq_dropped.push_back(d);
+    s.tx_dropped += d;
+    s.tx_retries += txqs_[q].retries.load(std::memory_order_relaxed);
+  }
+  std::vector<uint64_t> values(queue_xstat_ids_.size());
+  if (!queue_xstat_ids_.empty() &&
+      rte_eth_xstats_get_by_id(port_id_, queue_xstat_ids_.data(), values.data(),
+                               static_cast<unsigned>(values.size())) ==
+          static_cast<int>(values.size())) {
+    s.rxq_packets.assign(values.begin(), values.begin() + n_rxq_);
+    s.txq_packets.assign(values.begin() + n_rxq_, values.end());
+    return s;
+  }
   for (uint16_t q = 0; q < n_rxq_ && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; ++q) s.rxq_packets.push_back(st.q_ipackets[q]);
   for (uint16_t q = 0; q < n_txq_ && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; ++q) s.txq_packets.push_back(st.q_opackets[q]);
   return s;

@@ -1,7 +1,10 @@
 #pragma once
 // What: DpdkPort, the `dpdk` port type: any DPDK ethdev named by devargs
 // (a PCI address, net_ring, net_null, net_pcap, net_tap, net_af_packet, ...),
-// with several rx/tx queues, MTU, link state and statistics.
+// with several rx/tx queues, MTU, link state and statistics. vhost-user
+// ports (`dpdkvhostuser`, `dpdkvhostuserclient`) are DpdkPorts too: DPDK's
+// net_vhost ethdev over the vhost library (docs/design-notes.md, "vhost-user
+// ports"), so the PMD has one transmit/receive code path for every port.
 //
 // Design: Open() probes the device with rte_dev_probe() (vdevs and PCI alike,
 // at run time), finds its ethdev port(s) with the devargs iterator, configures
@@ -15,14 +18,36 @@
 // spinlock (taken once per batch, never per packet). Queues that are not
 // shared are used without any lock.
 //
+// Transmit retries: a device that takes only part of a burst (a vhost-user
+// guest whose receive ring is full) is offered the rest again, up to
+// tx_retries more times, but only while each attempt makes progress: a
+// guest that has stopped reading costs one attempt per burst, never a
+// stall. What is still left is the caller's to free; it reports the number
+// with CountTxDropped() and it shows as PortStats::tx_dropped.
+//
+// vhost-user specifics (driver net_vhost): the guest decides how many queue
+// pairs it uses, so every queue pair of the device (devargs queues=N) is an
+// rx queue; the link is up while a guest is attached (the driver updates it
+// on attach/detach and raises LSC); per-queue packet counts come from the
+// driver's per-virtqueue xstats (rx_q<N>_good_packets, tx_q<N>_...), which,
+// unlike rte_eth_stats, are not limited to RTE_ETHDEV_QUEUE_STAT_CNTRS
+// queues. The driver's oerrors counts a burst's leftovers once per attempt,
+// so with retries it is not a drop count: tx_dropped is ours.
+//
 // Invariants:
 //   1. A port is started between Open() and Close(); RxBurst/TxBurst are only
 //      called then.
 //   2. Rx queue q is polled by exactly one thread at a time.
+//   3. TxBurst makes at most 1 + tx_retries() device calls, and a call after
+//      the first only when the one before it took at least one packet.
+//   4. Every packet a caller fails to transmit is counted once in
+//      tx_dropped (by CountTxDropped).
 //
 // Thread-safety: RxBurst on a queue from its one polling PMD; TxBurst as
-// described above; stats and link reads from any thread (DPDK's are
-// thread-safe for reads); Open/Close from the control thread.
+// described above; CountTxDropped from any transmitting thread (a relaxed
+// atomic add per burst with drops, on the queue's own cache line); stats and
+// link reads from any thread (DPDK's are thread-safe for reads); Open/Close
+// from the control thread.
 
 #include <rte_ethdev.h>
 
@@ -45,12 +70,20 @@ struct PortConfig {
   uint16_t rxq_desc = 2048;
   uint16_t txq_desc = 2048;
   uint32_t mtu = 0;  // 0: leave the device's default
+  // Extra transmit attempts for a partly taken burst (see above). -1: the
+  // driver's default, kVhostTxRetries for net_vhost and 0 for the rest.
+  int tx_retries = -1;
 };
+
+// Open vSwitch's default for vhost-user ports (its tx-retries-max).
+inline constexpr int kVhostTxRetries = 8;
 
 struct PortStats {
   uint64_t rx_packets = 0, rx_bytes = 0, rx_dropped = 0, rx_errors = 0;
   uint64_t tx_packets = 0, tx_bytes = 0, tx_dropped = 0, tx_errors = 0;
+  uint64_t tx_retries = 0;  // extra transmit attempts made (see DpdkPort)
   std::vector<uint64_t> rxq_packets, txq_packets;  // per queue, where the device counts them
+  std::vector<uint64_t> txq_dropped;               // per tx queue (ours, every device)
 };
 
 class DpdkPort {
@@ -64,14 +97,19 @@ class DpdkPort {
   uint16_t RxBurst(uint16_t q, rte_mbuf** pkts, uint16_t n) {
     return rte_eth_rx_burst(port_id_, q, pkts, n);
   }
-  // Transmits up to n packets on tx queue q; returns how many were taken.
+  // Transmits up to n packets on tx queue q, retrying a partly taken burst
+  // (see above); returns how many were taken. The caller owns the rest.
   uint16_t TxBurst(uint16_t q, rte_mbuf** pkts, uint16_t n) {
-    if (!txq_shared_) return rte_eth_tx_burst(port_id_, q, pkts, n);
-    TxLock& l = tx_locks_[q];
-    while (l.flag.test_and_set(std::memory_order_acquire)) __builtin_ia32_pause();
-    uint16_t sent = rte_eth_tx_burst(port_id_, q, pkts, n);
-    l.flag.clear(std::memory_order_release);
+    if (!txq_shared_) return TxBurstLocked(q, pkts, n);
+    TxQueue& t = txqs_[q];
+    while (t.lock.test_and_set(std::memory_order_acquire)) __builtin_ia32_pause();
+    uint16_t sent = TxBurstLocked(q, pkts, n);
+    t.lock.clear(std::memory_order_release);
     return sent;
+  }
+  // Counts n packets the caller could not transmit on queue q and freed.
+  void CountTxDropped(uint16_t q, uint32_t n) {
+    txqs_[q].dropped.fetch_add(n, std::memory_order_relaxed);
   }
 
   const std::string& name() const { return config_.name; }
@@ -81,6 +119,8 @@ class DpdkPort {
   uint16_t n_txq() const { return n_txq_; }
   bool txq_shared() const { return txq_shared_; }
   const std::string& driver() const { return driver_; }
+  bool is_vhost() const { return is_vhost_; }
+  int tx_retries() const { return tx_retries_; }
 
   bool LinkUp() const;
   uint32_t LinkSpeedMbps() const;
@@ -91,16 +131,38 @@ class DpdkPort {
 
  private:
   DpdkPort() = default;
-  struct TxLock {
-    std::atomic_flag flag = ATOMIC_FLAG_INIT;
+  // One per tx queue, on its own cache line. `lock` is used only when the
+  // queue is shared; `dropped` and `retries` are written by the
+  // transmitting PMD(s), read by Stats().
+  struct alignas(64) TxQueue {
+    std::atomic_flag lock = ATOMIC_FLAG_INIT;
+    std::atomic<uint64_t> dropped{0};
+    std::atomic<uint64_t> retries{0};
   };
+  static_assert(sizeof(TxQueue) == 64);
+
+  uint16_t TxBurstLocked(uint16_t q, rte_mbuf** pkts, uint16_t n) {
+    uint16_t sent = rte_eth_tx_burst(port_id_, q, pkts, n);
+    if (__builtin_expect(sent < n && sent > 0 && tx_retries_ > 0, 0)) {
+      sent = TxRetry(q, pkts, n, sent);
+    }
+    return sent;
+  }
+  uint16_t TxRetry(uint16_t q, rte_mbuf** pkts, uint16_t n, uint16_t sent);
+  void FindQueueXstats();
+
   PortConfig config_;
   uint16_t port_id_ = RTE_MAX_ETHPORTS;
   uint16_t n_rxq_ = 0, n_txq_ = 0;
   bool txq_shared_ = false;
   bool probed_by_us_ = false;
+  bool is_vhost_ = false;
+  int tx_retries_ = 0;
   std::string driver_;
-  std::unique_ptr<TxLock[]> tx_locks_;
+  std::unique_ptr<TxQueue[]> txqs_;
+  // xstat ids of the per-queue packet counters (rx queues, then tx queues);
+  // empty when the driver has none (then rte_eth_stats' q_*packets serve).
+  std::vector<uint64_t> queue_xstat_ids_;
 };
 
 }  // namespace sluice::dp

@@ -5,6 +5,7 @@
 // handshake completes, and a restarted switch rebuilds itself from the
 // store.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <set>
@@ -232,6 +233,42 @@ TEST_F(StoreTest, PmdCoresFollowTheStore) {
   Ctl("set Open_vSwitch . other_config:pmd-cpu-mask=0xzz");
   EXPECT_EQ(cores(), (std::set<int>{0, 1}));
   EXPECT_TRUE(TxGrows("a"));
+}
+
+TEST_F(StoreTest, VhostUserPortsFromTheStore) {
+  // The socket directory comes from the store; the guest is dpdk-testpmd.
+  std::string sockdir = (sw_->dir() / "vhost").string();
+  std::filesystem::remove_all(sockdir);
+  Ctl("set Open_vSwitch . other_config:vhost-sock-dir=" + sockdir);
+  Ctl("add-br br0 -- add-port br0 src -- set Interface src type=dpdk "
+      "options:dpdk-devargs=net_pcap_vh0,rx_pcap=" + pcap_ + ",infinite_rx=1 "
+      "-- add-port br0 vm1 -- set Interface vm1 type=dpdkvhostuser");
+  EXPECT_EQ(Ctl("get Interface vm1 error"), "[]\n");
+  EXPECT_EQ(Ctl("get Interface vm1 link_state"), "down\n");  // no guest yet
+  std::string sock = sockdir + "/vm1";
+  struct stat st {};
+  ASSERT_EQ(stat(sock.c_str(), &st), 0) << sock;
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+
+  ChildProcess guest;
+  ASSERT_TRUE(guest.Start({"dpdk-testpmd", "-l", "0,1", "--main-lcore", "1", "--no-huge", "-m", "256",
+                           "--no-shconf", "--no-pci", "--file-prefix=store-vm1", "--log-level=warning",
+                           "--vdev=net_virtio_user0,path=" + sock, "--", "--forward-mode=rxonly",
+                           "--nb-cores=1", "--rxd=256", "--txd=256", "--total-num-mbufs=4096", "--stats-period", "1"},
+                          (sw_->dir() / "guest.log").string()));
+  EXPECT_TRUE(PollUntil([&] { return Ctl("get Interface vm1 link_state") == "up\n"; }, 20));
+  EXPECT_TRUE(TxGrows("vm1")) << Port("vm1").dump() << guest.Log();  // the source's broadcasts reach the VM
+
+  // A client-mode port without its server path says so.
+  Ctl("add-port br0 vm2 -- set Interface vm2 type=dpdkvhostuserclient");
+  EXPECT_TRUE(PollUntil(
+      [&] { return Ctl("get Interface vm2 error").find("vhost-server-path") != std::string::npos; }, 10));
+
+  // Removing the port closes the socket; the guest goes on without a switch.
+  Ctl("del-port br0 vm1");
+  EXPECT_TRUE(PollUntil([&] { return Port("vm1").is_null(); }, 10));
+  guest.Stop(SIGINT);
 }
 
 }  // namespace
