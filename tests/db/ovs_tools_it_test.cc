@@ -12,6 +12,11 @@
 //     SIGTERM removes it;
 //   - ptcp: and pssl: (mutual certificates made with the openssl CLI; a
 //     TLS client without a certificate is refused);
+//   - no ovs-vsctl command warns "database needs upgrade": the schema has
+//     every table and column Open vSwitch's IDL asks for; the ones Sluice
+//     ignores (Mirror, NetFlow, ...) are stored and collected as in OVS;
+//   - a file written under schema 1.0.0 is served, upgraded, by the current
+//     schema;
 //   - ovs-vsctl's fallbacks, with an in-process server that pretends not to
 //     know monitor_cond_since (and monitor_cond): ovs-vsctl still works.
 #include <arpa/inet.h>
@@ -193,6 +198,10 @@ class Child {
   fs::path log_;
 };
 
+// What Open vSwitch's IDL logs when the server's schema lacks a table or a
+// column it knows.
+constexpr char kNeedsUpgrade[] = "database needs upgrade";
+
 class OvsToolsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -240,6 +249,14 @@ class OvsToolsTest : public ::testing::Test {
     return r.out;
   }
   ShResult Client(const std::string& args) { return Sh("ovsdb-client " + args, dir_); }
+  // Expects `args` to succeed without the IDL's warning that the database
+  // lacks a table or column it knows.
+  void ExpectVsctlClean(const std::string& args) {
+    ShResult r = Vsctl(args);
+    EXPECT_TRUE(Ok(r, "ovs-vsctl " + args));
+    EXPECT_EQ((r.out + r.err).find(kNeedsUpgrade), std::string::npos)
+        << "ovs-vsctl " << args << "\nstdout: " << r.out << "\nstderr: " << r.err;
+  }
 
   fs::path dir_;
   std::string sock_, db_, binary_;
@@ -353,6 +370,73 @@ TEST_F(OvsToolsTest, OvsVsctlConfiguresBridgesPortsAndControllers) {
          "multi"));
   EXPECT_EQ(VsctlOut("list-br"), "brA\nbrB\n");
   EXPECT_EQ(VsctlOut("get Open_vSwitch . other_config:pmd-cpu-mask"), "\"0x2\"\n");
+}
+
+TEST_F(OvsToolsTest, OvsVsctlFindsEveryTableAndColumnItKnows) {
+  ASSERT_TRUE(StartServer());
+  ExpectVsctlClean("add-br br0");
+  ExpectVsctlClean("add-port br0 p1 -- set Interface p1 type=dpdk options:dpdk-devargs=net_null0");
+  for (const char* table :
+       {"Open_vSwitch", "Bridge", "Port", "Interface", "Controller", "Manager", "SSL", "Mirror",
+        "NetFlow", "sFlow", "IPFIX", "QoS", "Queue", "Flow_Table", "AutoAttach", "Datapath",
+        "Flow_Sample_Collector_Set", "CT_Zone", "CT_Timeout_Policy"}) {
+    ExpectVsctlClean(std::string("list ") + table);
+  }
+  ExpectVsctlClean("show");
+  ExpectVsctlClean("set-controller br0 tcp:127.0.0.1:6653");
+  ExpectVsctlClean("set-fail-mode br0 secure");
+  ExpectVsctlClean("set-manager ptcp:6640");
+  ExpectVsctlClean("get Bridge br0 fail_mode");
+  ExpectVsctlClean("set Bridge br0 other_config:k=v");
+  ExpectVsctlClean("find Interface type=dpdk");
+  ExpectVsctlClean("clear Bridge br0 protocols");
+
+  // Features Sluice ignores are still stored, and garbage-collected as in
+  // Open vSwitch: a Mirror or NetFlow row goes with its bridge, a mirror's
+  // weak reference to a port goes with the port.
+  ExpectVsctlClean(
+      "-- --id=@p get Port p1 -- --id=@m create Mirror name=m0 select_src_port=@p "
+      "-- add Bridge br0 mirrors @m");
+  ExpectVsctlClean(
+      "-- set Bridge br0 netflow=@nf stp_enable=true "
+      "-- --id=@nf create NetFlow targets=\\\"192.0.2.1:5566\\\"");
+  EXPECT_EQ(VsctlOut("get Bridge br0 stp_enable"), "true\n");
+  EXPECT_EQ(VsctlOut("--bare --columns=name list Mirror"), "m0\n");
+  EXPECT_NE(VsctlOut("--bare --columns=select_src_port list Mirror"), "\n");
+  ExpectVsctlClean("del-port br0 p1");
+  EXPECT_EQ(VsctlOut("--bare --columns=select_src_port list Mirror"), "\n")
+      << "the weak reference to the deleted port is removed";
+  ExpectVsctlClean("del-br br0");
+  EXPECT_EQ(VsctlOut("--bare --columns=_uuid list Mirror"), "");
+  EXPECT_EQ(VsctlOut("--bare --columns=_uuid list NetFlow"), "");
+  ExpectVsctlClean("del-manager");
+
+  ShResult dump = Client("dump " + db_);
+  ASSERT_TRUE(Ok(dump, "ovsdb-client dump"));
+  EXPECT_NE(dump.out.find("AutoAttach table"), std::string::npos) << dump.out;
+  EXPECT_EQ((dump.out + dump.err).find(kNeedsUpgrade), std::string::npos) << dump.err;
+}
+
+// A file written by a sluice-db that served schema 1.0.0 (the first one,
+// kept in tests/db/data/) is served by the current schema: the rows are
+// there, the new columns hold their defaults, and ovs-vsctl is content.
+TEST_F(OvsToolsTest, FileOfSchema100IsServedByTheCurrentSchema) {
+  const char* src = std::getenv("SLUICE_SOURCE_DIR");
+  std::string old_schema =
+      std::string(src ? src : SLUICE_SOURCE_DIR_DEFAULT) + "/tests/db/data/sluice-1.0.0.ovsschema";
+  ASSERT_TRUE(StartServer({"--schema=" + old_schema}));
+  ASSERT_TRUE(Ok(Vsctl("add-br br0 -- add-port br0 p0 -- set Interface p0 type=dpdk "
+                       "options:dpdk-devargs=net_null0 -- set-controller br0 tcp:127.0.0.1:6653"),
+                 "add with the old schema"));
+  server_.Stop();
+  ASSERT_TRUE(StartServer());
+  EXPECT_EQ(VsctlOut("list-ports br0"), "p0\n");
+  EXPECT_EQ(VsctlOut("get Interface p0 options:dpdk-devargs"), "net_null0\n");
+  EXPECT_EQ(VsctlOut("get-controller br0"), "tcp:127.0.0.1:6653\n");
+  EXPECT_EQ(VsctlOut("get Bridge br0 stp_enable mirrors"), "false\n[]\n");
+  ExpectVsctlClean("list Bridge");
+  ExpectVsctlClean("show");
+  ExpectVsctlClean("del-br br0");
 }
 
 TEST_F(OvsToolsTest, BridgesSurviveSigkillAndRestart) {
