@@ -356,11 +356,16 @@ class Sluice(System):
             if wl.pvp:
                 sock = os.path.join(ctx.rundir, "sl-vhost.sock")
                 vm = start_guest(ctx, wl, r, self, sock, server=True)
-                vsctl("add-port", "br0", "p3", "--", "set", "Interface", "p3", "type=dpdk",
-                      "options:dpdk-devargs=net_vhost0,iface=%s,client=1,queues=1" % sock,
+                vsctl("add-port", "br0", "p3", "--", "set", "Interface", "p3",
+                      "type=dpdkvhostuserclient", "options:vhost-server-path=%s" % sock,
                       "ofport_request=3")
                 check_sluice_port(vsctl, "p3")
             push_rules(target, rules_file, cmdlog)
+            if wl.action == "NORMAL":
+                # the same static FDB entries as Open vSwitch gets (known unicast)
+                for src, dst in sources_and_sinks(wl):
+                    procs.run([ctx.sluicectl, "--ctl", ctl, "fdb/add", "br0", "p%d" % dst, "0",
+                               "02:00:00:00:00:02"], env=env, log=cmdlog, timeout=30)
             for k, (src, dst) in enumerate(sources_and_sinks(wl)):
                 vsctl("add-port", "br0", "p%d" % src, "--", "set", "Interface", "p%d" % src,
                       "type=dpdk", "options:dpdk-devargs=net_pcap%d,rx_pcap=%s,infinite_rx=1"
