@@ -109,12 +109,12 @@ StoreApplier::Resolved StoreApplier::Resolve(const StoreConfig& c, const StoreIn
 
 void StoreApplier::ApplyPorts(const StoreConfig& c, std::map<std::string, InterfaceState>* states) {
   // What should run: every supported interface of a bridge that runs.
-  std::map<std::string, Wanted> want;
+  std::map<std::string, std::string> want;  // interface -> its bridge
   std::map<std::string, Resolved> resolved;  // by interface name
   for (const auto& b : c.bridges) {
     for (const auto& i : b.interfaces) {
       Resolved& r = resolved[i.name] = Resolve(c, i);
-      if (r.error.empty() && bridges_->bridge(b.name)) want.emplace(i.name, Wanted{&i, b.name});
+      if (r.error.empty() && bridges_->bridge(b.name)) want.emplace(i.name, b.name);
     }
   }
   ofproto::BridgeSet* set = bridges_->set();
@@ -122,7 +122,7 @@ void StoreApplier::ApplyPorts(const StoreConfig& c, std::map<std::string, Interf
   for (const auto& p : dp_->Ports()) {
     std::string owner = set->BridgeOf(p.port_no);
     auto it = want.find(p.name);
-    if (it != want.end() && resolved[p.name].spec.devargs == p.devargs && it->second.bridge == owner) {
+    if (it != want.end() && resolved[p.name].spec.devargs == p.devargs && it->second == owner) {
       continue;
     }
     if (auto br = bridges_->bridge(owner)) br->RemovePort(p.port_no);

@@ -52,10 +52,6 @@ class StoreApplier {
     std::string fail_mode = "standalone";
     std::vector<ControllerConfig> controllers;
   };
-  struct Wanted {
-    const StoreInterface* iface;
-    std::string bridge;
-  };
   // What the datapath opens for an interface (port_types.h), or why not.
   struct Resolved {
     PortSpec spec;
