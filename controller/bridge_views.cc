@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "controller/offload_control.h"
 #include "controller/stats_view.h"
 #include "datapath/flow/flow_format.h"
 #include "ofproto/ofctl_parse.h"
@@ -126,11 +127,16 @@ MgmtReply DumpRules(Ofproto* br, const std::vector<std::string>& p) {
 
 }  // namespace
 
-void RegisterBridgeViews(MgmtServer* server, dp::Datapath* dp, ofproto::BridgeSet* bridges) {
-  auto megaflows = [dp](const std::vector<std::string>&) {
+void RegisterBridgeViews(MgmtServer* server, dp::Datapath* dp, ofproto::BridgeSet* bridges,
+                         OffloadControl* offload) {
+  auto megaflows = [dp, offload](const std::vector<std::string>&) {
     auto flows = dp->FlowDump();
     uint64_t now = dp::Pmd::NowMs();
-    return MgmtReply{DumpFlowsText(flows, now), DumpFlowsJson(flows, now), ""};
+    OffloadStateFn state;
+    if (offload && offload->enabled()) {
+      state = [offload](const dp::Ufid& ufid, std::string* why) { return offload->FlowState(ufid, why); };
+    }
+    return MgmtReply{DumpFlowsText(flows, now, state), DumpFlowsJson(flows, now, state), ""};
   };
   server->Register("dpctl/dump-flows", "the datapath's megaflows with their counters", megaflows);
   server->Register("dump-flows",

@@ -14,6 +14,9 @@ namespace sluice::ctl {
 // Registers the bridge commands; each names its bridge, looked up in
 // `bridges` at every call (bridges come and go with the store). `dump-flows`
 // with no bridge name shows the datapath's megaflows (also `dpctl/dump-flows`).
-void RegisterBridgeViews(MgmtServer* server, dp::Datapath* dp, ofproto::BridgeSet* bridges);
+class OffloadControl;
+// `offload` (may be null) adds each megaflow's offload state to dump-flows.
+void RegisterBridgeViews(MgmtServer* server, dp::Datapath* dp, ofproto::BridgeSet* bridges,
+                         OffloadControl* offload = nullptr);
 
 }  // namespace sluice::ctl

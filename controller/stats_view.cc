@@ -193,20 +193,30 @@ std::string PortsText(const StatsSample& now, const StatsSample* prev) {
   return out;
 }
 
-std::string DumpFlowsText(const std::vector<dp::FlowInfo>& flows, uint64_t now_ms) {
+std::string DumpFlowsText(const std::vector<dp::FlowInfo>& flows, uint64_t now_ms,
+                          const OffloadStateFn& offload) {
   std::string out;
   for (const auto& f : flows) {
-    out += fmt::format("ufid:{}, {}, packets:{}, bytes:{}, used:{}, pmd:{}, actions:{}\n",
+    std::string hw;
+    if (offload) {
+      std::string why, state = offload(f.ufid, &why);
+      if (!state.empty()) {
+        hw = fmt::format("offloaded:{}{}, ", state, why.empty() ? "" : " (" + why + ")");
+      }
+    }
+    out += fmt::format("ufid:{}, {}, packets:{}, bytes:{}, used:{}, pmd:{}, {}actions:{}\n",
                        FormatUfid(f.ufid), dp::FormatMatch(f.key, f.mask), f.packets, f.bytes,
-                       FormatUsed(f.used_ms, now_ms), f.pmd,
+                       FormatUsed(f.used_ms, now_ms), f.pmd, hw,
                        dp::FormatActions(f.actions->actions()));
   }
   return out;
 }
 
-nlohmann::json DumpFlowsJson(const std::vector<dp::FlowInfo>& flows, uint64_t now_ms) {
+nlohmann::json DumpFlowsJson(const std::vector<dp::FlowInfo>& flows, uint64_t now_ms,
+                             const OffloadStateFn& offload) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& f : flows) {
+    std::string why, state = offload ? offload(f.ufid, &why) : "";
     out.push_back({{"ufid", FormatUfid(f.ufid)},
                    {"match", dp::FormatMatch(f.key, f.mask)},
                    {"actions", dp::FormatActions(f.actions->actions())},
@@ -216,6 +226,12 @@ nlohmann::json DumpFlowsJson(const std::vector<dp::FlowInfo>& flows, uint64_t no
                    {"used_ms_ago", f.used_ms ? nlohmann::json(now_ms - std::min(now_ms, f.used_ms))
                                              : nlohmann::json(nullptr)},
                    {"pmd", f.pmd}});
+    if (!state.empty()) {
+      out.back()["offloaded"] = state;
+      if (!why.empty()) out.back()["offload_why"] = why;
+      out.back()["hw_packets"] = f.hw_packets;
+      out.back()["hw_bytes"] = f.hw_bytes;
+    }
   }
   return out;
 }

@@ -4,6 +4,7 @@
 // daemon's periodic statistics and the management socket.
 
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,13 @@ std::string PortsText(const StatsSample& now, const StatsSample* prev);
 
 // dump-flows, one megaflow per line in dpctl style:
 //   ufid:..., MATCH, packets:N, bytes:N, used:1.2s, actions:ACTIONS
-std::string DumpFlowsText(const std::vector<dp::FlowInfo>& flows, uint64_t now_ms);
-nlohmann::json DumpFlowsJson(const std::vector<dp::FlowInfo>& flows, uint64_t now_ms);
+// With `offload` (hardware offload on), each megaflow also shows its offload
+// state ("offloaded:full|partial|refused|pending"; JSON "offloaded",
+// "offload_why" for a refusal, "hw_packets"/"hw_bytes" counted by hardware).
+using OffloadStateFn = std::function<std::string(const dp::Ufid& ufid, std::string* why)>;
+std::string DumpFlowsText(const std::vector<dp::FlowInfo>& flows, uint64_t now_ms,
+                          const OffloadStateFn& offload = nullptr);
+nlohmann::json DumpFlowsJson(const std::vector<dp::FlowInfo>& flows, uint64_t now_ms,
+                             const OffloadStateFn& offload = nullptr);
 
 }  // namespace sluice::ctl

@@ -17,6 +17,14 @@
 //     through port_types.h (dpdk, dpdkvhostuser, dpdkvhostuserclient); a
 //     vhost-user server socket's directory is made before the port opens
 //     and its mode set after.
+//   - Software eSwitch ports (devargs sluice_eswitch<N>,...) go through
+//     OffloadControl's EswitchDevices: PF ports are added before
+//     representor ports (a representor needs its device), and removing a PF
+//     removes its representors first. Their datapath devargs are the
+//     eSwitch's ethdevs, so what the store asked for is remembered per port
+//     to tell whether it changed.
+//   - other_config:hw-offload* go to OffloadControl (on/off live); a bad
+//     value is logged once and leaves offload as it was.
 //   - A port that could not be created is remembered with its devargs and
 //     not retried until its configuration changes; its error goes to
 //     Interface.error.
@@ -30,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "controller/offload_control.h"
 #include "controller/port_types.h"
 #include "controller/store_config.h"
 #include "controller/switch_bridges.h"
@@ -40,8 +49,8 @@ namespace sluice::ctl {
 class StoreApplier {
  public:
   StoreApplier(dp::Datapath* dp, SwitchBridges* bridges, db::Replica* replica,
-               const SwitchdOptions& o)
-      : dp_(dp), bridges_(bridges), replica_(replica), o_(o) {}
+               OffloadControl* offload, const SwitchdOptions& o)
+      : dp_(dp), bridges_(bridges), replica_(replica), offload_(offload), o_(o) {}
 
   void Apply(const StoreConfig& c, bool write_stats);
   // Rewrite every runtime column at the next Apply() (after a reconnection).
@@ -59,15 +68,27 @@ class StoreApplier {
   };
 
   void ApplyPmdMask(const std::string& mask);
+  void ApplyOffload(const std::map<std::string, std::string>& other_config);
+  // Removes a datapath port from its bridge and the datapath.
+  void RemovePort(const dp::PortInfo& p);
   void CreateBridge(const StoreBridge& b);
   void ApplyPorts(const StoreConfig& c, std::map<std::string, InterfaceState>* states);
+  void RemoveStalePorts(const std::map<std::string, std::string>& want,
+                        std::map<std::string, Resolved>& resolved);
+  // Opens the interface's port (vhost socket or eSwitch steps around it).
+  Status OpenPort(const StoreInterface& i, const PortSpec& spec, uint32_t* no);
+  void ApplyInterface(const StoreBridge& b, const StoreInterface& i, const Resolved& r,
+                      std::map<std::string, dp::PortInfo>* present, InterfaceState* st);
   void ApplyControllers(const StoreBridge& b, std::map<std::string, ControllerState>* states);
   Resolved Resolve(const StoreConfig& c, const StoreInterface& i);
 
   dp::Datapath* dp_;
   SwitchBridges* bridges_;
   db::Replica* replica_;
+  OffloadControl* offload_;
   const SwitchdOptions& o_;
+  std::string offload_error_;                  // the last bad hw-offload* setting, logged once
+  std::map<std::string, std::string> opened_;  // port -> the devargs the store gave it
   std::string pmd_mask_;
   std::map<std::string, BridgeState> state_;                           // by bridge name
   std::map<std::string, std::pair<std::string, std::string>> failed_;  // port -> (devargs, error)

@@ -92,6 +92,7 @@ StoreConfig ParseStoreConfig(const db::Replica::Tables& tables) {
   c.dpdk_extra = oc.count("dpdk-extra") ? oc["dpdk-extra"] : "";
   c.vhost_sock_dir = oc.count("vhost-sock-dir") ? oc["vhost-sock-dir"] : "";
   c.vhost_sock_mode = oc.count("vhost-sock-mode") ? oc["vhost-sock-mode"] : "";
+  c.other_config = oc;
   for (const auto& bu : Uuids(r, "bridges")) {
     const Json* b = Row(tables, "Bridge", bu);
     if (!b) continue;

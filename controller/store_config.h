@@ -56,6 +56,7 @@ struct StoreConfig {
   std::string dpdk_extra;    // other_config:dpdk-extra
   std::string vhost_sock_dir;   // other_config:vhost-sock-dir
   std::string vhost_sock_mode;  // other_config:vhost-sock-mode (octal)
+  std::map<std::string, std::string> other_config;  // all of it (hw-offload* among others)
   std::vector<StoreBridge> bridges;  // sorted by name
 };
 

@@ -16,6 +16,7 @@
 #include "controller/connmgr.h"
 #include "controller/mgmt_client.h"
 #include "controller/mgmt_server.h"
+#include "controller/offload_control.h"
 #include "controller/pcap_writer.h"
 #include "controller/port_views.h"
 #include "controller/stats_view.h"
@@ -180,9 +181,10 @@ int RunSwitchd(const SwitchdOptions& in) {
   }
 
   if (!o.db.empty() && (!o.ports.empty() || !o.controllers.empty() || !o.of_flows.empty() ||
-                        !o.of_groups.empty() || !o.flows.empty() || o.demo)) {
+                        !o.of_groups.empty() || !o.flows.empty() || o.demo || o.hw_offload)) {
     spdlog::error("--db: bridges, ports and controllers come from the config store; "
-                  "--port, --controller, --of-flow, --of-group, --flow and --demo cannot be combined with it");
+                  "--port, --controller, --of-flow, --of-group, --flow, --demo and --hw-offload "
+                  "cannot be combined with it");
     return 2;
   }
   // With a config store, wait for its contents first: the EAL and the PMD
@@ -262,6 +264,8 @@ int RunSwitchd(const SwitchdOptions& in) {
     spdlog::error("{}", st.message());
     return 1;
   }
+  // Hardware offload and the software eSwitches that ports may live on.
+  auto offload = std::make_unique<OffloadControl>(dp.get());
   for (const auto& spec : o.ports) {
     size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -273,11 +277,16 @@ int RunSwitchd(const SwitchdOptions& in) {
     pc.devargs = spec.substr(eq + 1);
     pc.n_rxq = o.n_rxq;
     uint32_t port_no = 0;
-    if (Status st = dp->AddPort(pc, &port_no); !st.ok()) {
+    Status st = offload::IsEswitchDevargs(pc.devargs) ? offload->devices()->Prepare(pc.devargs, &pc)
+                                                      : Status::Ok();
+    if (st.ok()) st = dp->AddPort(pc, &port_no);
+    if (!st.ok()) {
       spdlog::error("{}", st.message());
       return 1;
     }
+    offload->devices()->Added(pc.name, port_no);
   }
+  if (o.hw_offload) offload->Apply(OffloadSettings{.enabled = true});
   for (size_t i = 0; i < flows.size(); ++i) {
     auto actions = std::make_shared<const dp::DpActions>(flows[i].actions);
     if (Status st = dp->FlowPut(flows[i].key, flows[i].mask, actions); !st.ok()) {
@@ -385,7 +394,8 @@ int RunSwitchd(const SwitchdOptions& in) {
   samples.prev = samples.latest = prev;
   MgmtServer mgmt;
   RegisterViews(&mgmt, dp.get(), &samples);
-  RegisterBridgeViews(&mgmt, dp.get(), &bridge_set);
+  RegisterBridgeViews(&mgmt, dp.get(), &bridge_set, offload.get());
+  RegisterOffloadViews(&mgmt, offload.get());
   RegisterControllerViews(&mgmt, &bridges);
   std::string ctl_path = o.ctl_path.empty() ? DefaultCtlPath() : o.ctl_path;
   if (Status st = mgmt.Start(ctl_path); !st.ok()) {
@@ -393,7 +403,7 @@ int RunSwitchd(const SwitchdOptions& in) {
   }
   std::unique_ptr<StoreApplier> applier;
   if (replica) {
-    applier = std::make_unique<StoreApplier>(dp.get(), &bridges, replica.get(), o);
+    applier = std::make_unique<StoreApplier>(dp.get(), &bridges, replica.get(), offload.get(), o);
     applier->Apply(ParseStoreConfig(replica->Snapshot()), true);
   }
   uint64_t seen_snapshots = replica ? replica->snapshots() : 0;
@@ -462,7 +472,9 @@ int RunSwitchd(const SwitchdOptions& in) {
   } else {
     spdlog::info("stopping: {} upcall(s) dropped (datapath-only mode: --flow given)", dropped_upcalls.load());
   }
+  offload->Apply(OffloadSettings{});  // every rule out of the hardware
   dp.reset();
+  offload.reset();  // the eSwitches, now that no port uses their ethdevs
   if (o.demo) {
     for (const auto& p : o.ports) {
       size_t at = p.find("rx_pcap=");

@@ -41,6 +41,7 @@ struct SwitchdOptions {
   std::string bridge = "br0";  // the bridge to run when the store has none yet
   uint32_t stats_write_interval_ms = 5000;  // Interface.statistics
   std::string ctl_path;  // management socket; empty = $SLUICE_RUNDIR/sluice-switchd.ctl
+  bool hw_offload = false;  // without --db (with it: other_config:hw-offload)
 };
 
 // Parses a CPU mask ("0x6") into CPU numbers. Error on garbage or empty.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <rte_bus_vdev.h>
+#include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -132,7 +133,56 @@ Status Eswitch::Init() {
       facing_.push_back(rep);
     }
   }
+  for (uint16_t v = 0; v < config_.wire_devargs.size() && v < vports_.size(); ++v) {
+    if (!config_.wire_devargs[v].empty()) SLUICE_RETURN_IF_ERROR(OpenWire(v, config_.wire_devargs[v]));
+  }
   return Status::Ok();
+}
+
+Status Eswitch::OpenWire(uint16_t vport, const std::string& devargs) {
+  if (config_.pool == nullptr) return Status::Errorf("eswitch: wire {} needs a pool", devargs);
+  int rc = rte_dev_probe(devargs.c_str());
+  if (rc < 0) {
+    return Status::Errorf("eswitch: cannot probe wire '{}': {}", devargs, rte_strerror(-rc));
+  }
+  const std::string name = devargs.substr(0, devargs.find(','));
+  uint16_t id;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0) {
+    rte_eal_hotplug_remove("vdev", name.c_str());
+    return Status::Errorf("eswitch: wire '{}' probed but no ethdev named {}", devargs, name);
+  }
+  vports_[vport].wire_ethdev = id;
+  wired_.push_back(vport);
+  rte_eth_conf conf{};
+  rc = rte_eth_dev_configure(id, 1, 1, &conf);
+  if (rc == 0) rc = rte_eth_rx_queue_setup(id, 0, 512, 0, nullptr, config_.pool);
+  if (rc == 0) rc = rte_eth_tx_queue_setup(id, 0, 512, 0, nullptr);
+  if (rc == 0) rc = rte_eth_dev_start(id);
+  if (rc != 0) return Status::Errorf("eswitch: cannot start wire {}: {}", name, rte_strerror(-rc));
+  rte_eth_promiscuous_enable(id);
+  return Status::Ok();
+}
+
+unsigned Eswitch::PollWires() {
+  unsigned moved = 0;
+  rte_mbuf* burst[kBurst];
+  for (uint16_t v : wired_) {
+    const uint16_t id = vports_[v].wire_ethdev;
+    const uint16_t n = rte_eth_rx_burst(id, 0, burst, kBurst);
+    for (uint16_t i = 0; i < n; ++i) FromOutside(v, burst[i]);
+    moved += n;
+  }
+  for (uint16_t v : wired_) {
+    const uint16_t id = vports_[v].wire_ethdev;
+    const unsigned n =
+        rte_ring_dequeue_burst(vports_[v].out, reinterpret_cast<void**>(burst), kBurst, nullptr);
+    if (n == 0) continue;
+    const uint16_t sent = rte_eth_tx_burst(id, 0, burst, static_cast<uint16_t>(n));
+    for (unsigned i = sent; i < n; ++i) rte_pktmbuf_free(burst[i]);
+    stats_.dropped_full += n - sent;
+    moved += n;
+  }
+  return moved;
 }
 
 Eswitch::Eswitch(const EswitchConfig& config) : config_(config) {}
@@ -142,6 +192,14 @@ Eswitch::~Eswitch() {
   {
     std::lock_guard<std::mutex> l(mu_);
     rules_.clear();
+  }
+  for (uint16_t v : wired_) {
+    const uint16_t id = vports_[v].wire_ethdev;
+    rte_eth_dev_info info;
+    rte_device* dev = rte_eth_dev_info_get(id, &info) == 0 ? info.device : nullptr;
+    rte_eth_dev_stop(id);
+    rte_eth_dev_close(id);
+    if (dev != nullptr) rte_dev_remove(dev);
   }
   for (uint16_t id : ethdevs_) {
     if (!rte_eth_dev_is_valid_port(id)) continue;  // Sluice's DpdkPort closed it
@@ -550,6 +608,7 @@ unsigned Eswitch::Poll() {
     for (unsigned i = 0; i < n; ++i) FromSluice(f, burst[i]);
     moved += n;
   }
+  if (!wired_.empty()) moved += PollWires();
   return moved;
 }
 

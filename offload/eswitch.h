@@ -25,6 +25,10 @@
 //   Flow port ids (the REPRESENTED_PORT ids): the representor's ethdev id;
 //   the uplink's is the proxy's. In unified mode VFs have no ethdev and get
 //   kVirtualPortBase + vport (0x1000 + vport), outside the ethdev id space.
+//   Wires (EswitchConfig::wire_devargs): a vport's outside end may also be a
+//   real DPDK port the eSwitch probes, configures (1 rx / 1 tx queue) and
+//   polls, so that another process (a test driving sluice-switchd) can reach
+//   it; Poll() moves its rx into the switch and the vport's deliveries out.
 //   Poll() is the hardware's step: a burst from every vport's outside ring
 //   through the transfer table (first match by priority, then creation
 //   order; miss -> the source's representor, or the proxy in unified
@@ -100,6 +104,13 @@ struct EswitchConfig {
                                      // when Sluice's DpdkPort will open them)
   uint32_t domain_id = 1;
   rte_mempool* pool = nullptr;  // for rx queue setup when starting ethdevs
+  // Per vport (index = vport; shorter or "" = none): devargs of an ordinary
+  // DPDK port (net_tap, net_pcap, net_af_packet, ...) that is that vport's
+  // wire, reachable from outside the process: Poll() moves what it receives
+  // into the switch as if sent by the vport, and transmits on it what the
+  // switch delivers to the vport (that vport's outside ring is then drained
+  // by Poll(), not by ReceiveOutside). Needs `pool`.
+  std::vector<std::string> wire_devargs;
 };
 
 enum class EswitchOp : uint8_t { kValidate, kCreate, kDestroy, kQuery, kCount };
@@ -144,6 +155,8 @@ class Eswitch {
   OffloadPort PortInfo(uint16_t vport) const;
   // The dynamic field offset of the unified-mode metadata (-1 otherwise).
   int metadata_offset() const { return meta_offset_; }
+  // The wire ethdev of `vport` (kNoEthdev: none).
+  uint16_t wire_port_id(uint16_t vport) const { return vports_[vport].wire_ethdev; }
 
   // Outside ends.
   uint16_t outside_port_id(uint16_t vport) const { return vports_[vport].outside_ethdev; }
@@ -187,6 +200,7 @@ class Eswitch {
     uint16_t facing = 0;      // index into facing_ (non-unified: its representor)
     rte_ring* in = nullptr;   // outside -> switch
     rte_ring* out = nullptr;  // switch -> outside
+    uint16_t wire_ethdev = kNoEthdev;
   };
   // An ethdev Sluice polls: the proxy, or a VF representor.
   struct Facing {
@@ -205,6 +219,8 @@ class Eswitch {
   Status Init();
   rte_ring* NewRing(const std::string& name, unsigned slots);
   Status NewEthdev(const std::string& name, rte_ring* rx, rte_ring* tx, bool start, uint16_t* id);
+  Status OpenWire(uint16_t vport, const std::string& devargs);
+  unsigned PollWires();  // mu_ held
   int CheckRule(uint16_t port_id, const rte_flow_attr* attr, const rte_flow_item pattern[],
                 const rte_flow_action actions[], rte_flow_error* error) const;
   bool TakeFailure(EswitchOp op, int* err);
@@ -224,6 +240,7 @@ class Eswitch {
   std::vector<rte_ring*> rings_;
   size_t ring_bytes_ = 0;
   std::vector<uint16_t> ethdevs_;
+  std::vector<uint16_t> wired_;  // vports with a wire
   int meta_offset_ = -1;
   uint64_t meta_flag_ = 0;
 

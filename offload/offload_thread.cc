@@ -60,6 +60,16 @@ OffloadManager::~OffloadManager() {
   }
 }
 
+void OffloadManager::SetMarkCallbacks(MarkSetFn set, MarkClearFn clear) {
+  std::lock_guard<std::mutex> w(work_mu_);
+  mark_set_ = std::move(set);
+  mark_clear_ = std::move(clear);
+}
+
+void OffloadManager::ReleaseMark(const Flow& f) {
+  if (f.info.mark != 0 && f.handle.valid() && mark_clear_) mark_clear_(f.info.mark);
+}
+
 void OffloadManager::SetPorts(PortMap ports) {
   auto p = std::make_shared<const PortMap>(std::move(ports));
   std::lock_guard<std::mutex> l(mu_);
@@ -172,9 +182,12 @@ OffloadManager::Installed OffloadManager::Install(const Request& r, const PortMa
         if (st.ok()) {
           in.state = FlowState::kPartial;
           in.mark = mark;
-          std::lock_guard<std::mutex> l(mu_);
-          if (options_.full) ++stats_.full_fallbacks;
-          marks_[mark] = r.ufid;
+          {
+            std::lock_guard<std::mutex> l(mu_);
+            if (options_.full) ++stats_.full_fallbacks;
+            marks_[mark] = r.ufid;
+          }
+          if (mark_set_) mark_set_(r.ufid, mark);
           return in;
         }
         in.reason = st.reason;
@@ -216,6 +229,7 @@ void OffloadManager::ApplyPut(Request& r) {
     // Make-before-break: the new rule exists; fold the old one's counters
     // and remove it.
     ReadCounters(r.ufid, existing);
+    ReleaseMark(*existing);
     BackendStatus st = backend_->Destroy(existing->handle);
     std::lock_guard<std::mutex> l(mu_);
     if (!st.ok()) ++stats_.destroy_errors;
@@ -263,6 +277,7 @@ void OffloadManager::ApplyDel(const dp::Ufid& ufid) {
   }
   if (f->handle.valid()) {
     ReadCounters(ufid, f);
+    ReleaseMark(*f);
     BackendStatus st = backend_->Destroy(f->handle);
     std::lock_guard<std::mutex> l(mu_);
     if (!st.ok()) ++stats_.destroy_errors;
@@ -289,6 +304,7 @@ void OffloadManager::ReadCounters(const dp::Ufid& ufid, Flow* f) {
   f->info.hw_packets += dh;
   f->info.hw_bytes += db;
   if (dh == 0 && db == 0) return;
+  if (f->info.state == FlowState::kPartial && !options_.partial_deltas) return;
   CounterDelta& d = deltas_[ufid];
   d.ufid = ufid;
   d.packets += dh;

@@ -27,10 +27,15 @@
 //     clears), for the revalidator to add to the megaflow's statistics. A
 //     deleted flow's last counters are read before its rule is destroyed.
 //   - MARK ids are 1..max_mark (0 is "no mark"), reused after delete in
-//     FIFO order (the longest-freed first); UfidOfMark() maps one back for
-//     the PMD's lookup. TODO(issue 6, integration): quarantine a freed id
-//     until every PMD has passed the removal (packets already marked may
-//     still be in flight).
+//     FIFO order (the longest-freed first); UfidOfMark() maps one back.
+//     Mark callbacks (SetMarkCallbacks; DatapathOffload wires them to the
+//     PMDs' mark tables): `set(ufid, mark)` right after a partial rule is
+//     created; `clear(mark)` before a partial rule is destroyed, returning
+//     only once every PMD has forgotten the mark. The id goes back to the
+//     free list only after that and the destroy, so a freed id is never
+//     reused while a PMD could still map it to the old flow; FIFO reuse
+//     then puts every other free id between a packet still in an rx ring
+//     with the old mark and the id's next owner.
 //
 // Invariants:
 //   1. A ufid has at most one rule in the backend at a time (between the
@@ -54,6 +59,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -109,6 +115,10 @@ struct OffloadOptions {
   size_t queue_limit = 65536;
   uint32_t max_mark = 0xffffff;
   uint32_t counter_interval_ms = 1000;
+  // Hand out partial rules' counts as deltas too. False when the packets a
+  // partial rule counts also reach software and are counted there (the
+  // datapath integration), so that TakeCounterDeltas() never counts twice.
+  bool partial_deltas = true;
 };
 
 class OffloadManager {
@@ -120,6 +130,12 @@ class OffloadManager {
 
   // The port map used for requests applied from now on.
   void SetPorts(PortMap ports);
+
+  // Called on the worker, never with this object's mutex held (see Design).
+  // Set before Start(); the destructor calls neither.
+  using MarkSetFn = std::function<void(const dp::Ufid& ufid, uint32_t mark)>;
+  using MarkClearFn = std::function<void(uint32_t mark)>;
+  void SetMarkCallbacks(MarkSetFn set, MarkClearFn clear);
 
   // Enqueue a put (install or modify) / delete. False when the queue is full.
   bool Put(const dp::Ufid& ufid, const dp::FlowKey& key, const dp::FlowMask& mask,
@@ -176,8 +192,13 @@ class OffloadManager {
   void FreeMark(uint32_t mark);
   void Run();
 
+  // A partial rule is about to be destroyed: the PMDs forget its mark.
+  void ReleaseMark(const Flow& f);
+
   FlowBackend* backend_;
   OffloadOptions options_;
+  MarkSetFn mark_set_;
+  MarkClearFn mark_clear_;
   std::mutex work_mu_;  // one worker at a time
 
   mutable std::mutex mu_;

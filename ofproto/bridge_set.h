@@ -67,6 +67,7 @@ class BridgeSet {
   uint64_t orphan_upcalls() const { return orphans_.load(std::memory_order_relaxed); }
 
  private:
+  static constexpr uint32_t kMinNapUs = 50, kMaxNapUs = 1000;  // idle handler backoff
   void HandlerMain();
   std::shared_ptr<Ofproto> Route(const dp::Upcall& u) const;
 

@@ -432,6 +432,11 @@ void Ofproto::HandleUpcall(dp::Upcall& u) {
     std::lock_guard lock(stats_mu_);
     (installed ? stats_.installed : stats_.over_limit)++;
   }
+  // The packet itself is the rules' too (the megaflow counts only what
+  // follows it), as in Open vSwitch.
+  uint64_t len = dp::PacketLen(u.packet), now = options_.clock();
+  for (const auto& rule : r.rules) rule->AddStats(1, len, now);
+  if (!r.groups.empty()) CreditGroups(r.groups, 1, len);
   Status st = dp_->Execute(u.pmd_index, u.packet, u.key.in_port, u.layout, actions);
   if (!st.ok()) spdlog::warn("{}: execute failed: {}", options_.name, st.message());
 }

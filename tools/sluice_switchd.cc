@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
                  "ports, controllers, fail mode and pmd-cpu-mask then come from it, live");
   app.add_option("--bridge", o.bridge, "the bridge's name (without --db; with it, bridges come from the store)")->capture_default_str();
   app.add_option("--ctl", o.ctl_path, "management socket (default $SLUICE_RUNDIR/sluice-switchd.ctl, SLUICE_RUNDIR defaults to /run/sluice)");
+  app.add_flag("--hw-offload", o.hw_offload,
+               "offload megaflows to the ports' hardware (rte_flow; software eSwitch ports: "
+               "devargs sluice_eswitch<N>,...); with --db it is other_config:hw-offload");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   return sluice::ctl::RunSwitchd(o);

@@ -27,6 +27,12 @@ Design
   polling process at nice -20 in a session of its own whose autogroup is
   reniced to -20, hugepages for all or for none.
 
+  vhost-user workloads use the same dpdk-testpmd guests for every system
+  (start_guest): PVP one io-loop guest; VM-to-VM (vm2vm) guest A (txonly) on
+  port 1 and guest B (rxonly) on port 2, both on CPU 0 with the same waker
+  (start_waker, see there), the figure cross-checked against guest B's own
+  count at the end (vm2vm_end).
+
 Thread-safety: single-threaded; processes are registered with procs for
 cleanup on any exit.
 """
@@ -36,6 +42,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 
 import procs
@@ -179,6 +186,8 @@ class Testpmd(System):
         procs.remember_dir("/var/run/dpdk/" + prefix)
         if wl.pvp:
             return self.run_pvp(wl, r, pcaps, prefix)
+        if wl.vm2vm:
+            return self.run_vm2vm(wl, r, prefix)
         vdevs = []
         sinks = []
         for k, (src, dst) in enumerate(sources_and_sinks(wl)):
@@ -200,7 +209,26 @@ class Testpmd(System):
         finally:
             guest.stop()
 
-    def _run(self, wl, r, prefix, vdevs, sinks, extra_args):
+    def run_vm2vm(self, wl, r, prefix):
+        """testpmd as the vswitch: vhost A (0) <-> vhost B (1), io-forward (paired ports)."""
+        ctx = self.ctx
+        sock_a = os.path.join(ctx.rundir, "tp-vm-a.sock")
+        sock_b = os.path.join(ctx.rundir, "tp-vm-b.sock")
+        log = self.log(wl, r, "testpmd")
+        guests = []
+        try:
+            guests.append(start_guest(ctx, wl, r, self, sock_b, server=True, role="rx"))
+            guests.append(start_guest(ctx, wl, r, self, sock_a, server=True, role="tx"))
+            guests.append(start_waker(ctx, wl, r, self))
+            vdevs = ["--vdev", "net_vhost0,iface=%s,client=1,queues=1" % sock_a,
+                     "--vdev", "net_vhost1,iface=%s,client=1,queues=1" % sock_b]
+            return self._run(wl, r, prefix, vdevs, [1], [], end=lambda: vm2vm_end(
+                guests[1], guests[0], lambda: testpmd_tx_total(log, 1)))
+        finally:
+            for g in reversed(guests):
+                g.stop()
+
+    def _run(self, wl, r, prefix, vdevs, sinks, extra_args, end=None):
         ctx = self.ctx
         log = self.log(wl, r, "testpmd")
         cmd = [ctx.testpmd, "-l", "0,%d" % ctx.pmd_cpu] + self.eal_mem(wl) + [
@@ -209,6 +237,15 @@ class Testpmd(System):
             "--total-num-mbufs=%d" % self.mbufs(wl)] + extra_args
         p = procs.start("testpmd", cmd, log, cpus="0", boost=True)
         need = (0 if wl.mode == "setup" else ctx.warmup) + ctx.seconds + 1
+
+        def lead(blocks):
+            """The block that time zero is: the first one, but for VM-to-VM (whose guests
+            connect some seconds after testpmd starts) the last one before traffic."""
+            if not wl.vm2vm:
+                return 0
+            first = next((i for i, pps in enumerate(blocks) if pps > 0), None)
+            return None if first is None else max(0, first - 1)
+
         blocks = []
         t_start = time.monotonic()
         before = None
@@ -216,9 +253,12 @@ class Testpmd(System):
         deadline = t_start + need + 90
         while time.monotonic() < deadline:
             blocks = parse_testpmd_blocks(log, sinks)
-            if before is None and len(blocks) >= 1 + (0 if wl.mode == "setup" else ctx.warmup):
+            l0 = lead(blocks)
+            if l0 is None:
+                l0 = len(blocks) + need      # no traffic yet
+            if before is None and len(blocks) >= l0 + 1 + (0 if wl.mode == "setup" else ctx.warmup):
                 before = procs.threads(p.pid)
-            if len(blocks) >= need:
+            if len(blocks) >= l0 + need:
                 break
             if not p.alive():
                 break
@@ -227,20 +267,23 @@ class Testpmd(System):
         if before:
             share = procs.polling_share(before, after, p.pid)[::2]
         rss = procs.rss_kb(p.pid)
+        checked = end() if end and p.alive() else {}
         rc = p.stop()
         blocks = parse_testpmd_blocks(log, sinks)
         if len(blocks) < 2:
             raise RunError("testpmd printed %d statistics blocks (exit %s), see %s.err"
                            % (len(blocks), rc, log))
         # block 0 is always 0 (no previous snapshot): sample i = end of block i
+        blocks = blocks[lead(blocks) or 0:]
         samples = []
         tx = 0.0
         for i, pps in enumerate(blocks):
             tx += pps if i > 0 else 0
             samples.append({"t": float(i), "tx": tx})
-        return self.finish(wl, r, samples, share,
-                           {"rss_kb": rss[0], "rss_hwm_kb": rss[1], "aux_rss_kb": None,
-                            "log": os.path.relpath(log, ctx.out)})
+        extra = {"rss_kb": rss[0], "rss_hwm_kb": rss[1], "aux_rss_kb": None,
+                 "log": os.path.relpath(log, ctx.out)}
+        extra.update(checked)
+        return self.finish(wl, r, samples, share, extra)
 
 
 def parse_testpmd_blocks(path, sinks):
@@ -272,26 +315,136 @@ def parse_testpmd_blocks(path, sinks):
     return rounds
 
 
-def start_guest(ctx, wl, r, system, sock, server):
-    """The PVP 'VM': dpdk-testpmd with a virtio_user port, io-forwarding it back to itself.
-    It runs on CPU 0 (main and forwarding lcore both there), as a VM would on the other core."""
-    prefix = "sluice-cmp-%d-guest" % os.getpid()
+# What each kind of guest forwards: the PVP guest loops its port back to
+# itself; VM-to-VM guest A transmits 64-byte frames (60 bytes + FCS, as the
+# pcaps) of several flows (testpmd varies the source address), guest B
+# counts what it receives (its NIC statistics every second, read at the end).
+# The VM-to-VM guests take turns on CPU 0, so what moves while one of them
+# is descheduled is bounded by the rings: they get VM2VM_RING descriptors
+# per virtqueue (virtio_user queue_size, --rxd/--txd) instead of 256.
+VM2VM_RING = 1024
+GUEST_ROLES = {   # role: (name, virtio_user devargs, testpmd arguments)
+    "loop": ("guest", "", ["--forward-mode=io", "--port-topology=loop", "--stats-period", "5"]),
+    "tx": ("guest-a", ",queue_size=%d" % VM2VM_RING,
+           ["--forward-mode=txonly", "--txonly-multi-flow", "--txpkts=60", "--stats-period", "5",
+            "--rxd=%d" % VM2VM_RING, "--txd=%d" % VM2VM_RING]),
+    "rx": ("guest-b", ",queue_size=%d" % VM2VM_RING,
+           ["--forward-mode=rxonly", "--stats-period", "1",
+            "--rxd=%d" % VM2VM_RING, "--txd=%d" % VM2VM_RING]),
+}
+
+
+def start_guest(ctx, wl, r, system, sock, server, role="loop"):
+    """A 'VM': dpdk-testpmd with a virtio_user port (GUEST_ROLES says what it forwards), the same
+    command for every system.  It runs on CPU 0 (main and forwarding lcore both there), as a VM
+    would on the other core; the two VM-to-VM guests share CPU 0."""
+    name, vdev_extra, fwd = GUEST_ROLES[role]
+    prefix = "sluice-cmp-%d-%s" % (os.getpid(), name)
     procs.remember_dir("/var/run/dpdk/" + prefix)
     if os.path.exists(sock):
         os.unlink(sock)
-    log = system.log(wl, r, "guest")
+    log = system.log(wl, r, name)
     cmd = [ctx.testpmd, "--lcores", "0@0,1@0", "--no-pci", "--file-prefix", prefix,
            "--no-shconf"] + (["--no-huge"] if not ctx.hugepages else []) + [
            "-m", "512", "--vdev",
-           "virtio_user0,path=%s,queues=1%s" % (sock, ",server=1" if server else ""),
-           "--", "--forward-mode=io", "--port-topology=loop", "--auto-start",
-           "--stats-period", "5", "--total-num-mbufs=32768"]
-    g = procs.start("guest", cmd, log, cpus="0")
+           "virtio_user0,path=%s,queues=1%s%s" % (sock, ",server=1" if server else "", vdev_extra),
+           "--"] + fwd + ["--auto-start", "--total-num-mbufs=32768"]
+    g = procs.start(name, cmd, log, cpus="0")
     procs.wait_for(lambda: os.path.exists(sock) or not g.alive(), 30)
     if not g.alive() or not os.path.exists(sock):
         g.stop()
         raise RunError("the testpmd guest did not open %s, see %s.err" % (sock, log))
     return g
+
+
+def testpmd_port_total(path, port, what):
+    """The last cumulative WHAT ("RX-packets", "TX-packets") of a testpmd port's periodic NIC
+    statistics in its log (None if there is none)."""
+    head = re.compile(r"NIC statistics for port (\d+)")
+    count = re.compile(what + r":\s*(\d+)")
+    current, last = None, None
+    try:
+        f = open(path, errors="replace")
+    except OSError:
+        return None
+    with f:
+        for line in f:
+            line = ANSI.sub("", line)
+            m = head.search(line)
+            if m:
+                current = int(m.group(1))
+                continue
+            m = count.search(line)
+            if m and current == port:
+                last = int(m.group(1))
+    return last
+
+
+def testpmd_tx_total(path, port):
+    return testpmd_port_total(path, port, "TX-packets")
+
+
+# A VM-to-VM run's guests both poll on CPU 0, so the kernel decides how often
+# they alternate, and what guest B receives is bounded by that (at most about
+# two rings of frames per turn).  Left alone, the figure follows whatever else
+# wakes up on CPU 0: Sluice's upcall handler polls every 100 us and made the
+# guests alternate ~750 times/s, against ~40 for Open vSwitch and testpmd,
+# and Sluice "won" 10x.  So every system's VM-to-VM run gets the same waker on
+# CPU 0 (a sleep of WAKER_US in a loop): the guests then alternate thousands
+# of times per second whatever the switch's own threads do.
+WAKER_US = 100
+
+
+def start_waker(ctx, wl, r, system):
+    code = "import time\nwhile True:\n    time.sleep(%g)\n" % (WAKER_US / 1e6)
+    return procs.start("waker", [sys.executable, "-c", code], system.log(wl, r, "waker"), cpus="0")
+
+
+def guest_sched(proc):
+    """How the kernel ran a guest's busiest thread (its forwarding lcore) so far: CPU seconds,
+    share of the guest's lifetime, and timeslices per second (schedstat).  The two VM-to-VM
+    guests take turns on CPU 0, and how often they alternate bounds what guest B receives."""
+    best = None
+    for tid in os.listdir("/proc/%d/task" % proc.pid) if os.path.isdir("/proc/%d" % proc.pid) else []:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (proc.pid, tid)) as f:
+                run_ns, _, slices = (int(x) for x in f.read().split()[:3])
+        except (OSError, ValueError):
+            continue
+        if best is None or run_ns > best[0]:
+            best = (run_ns, slices)
+    try:
+        with open("/proc/%d/stat" % proc.pid) as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            age = float(f.read().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    if best is None or age <= 0:
+        return None
+    return {"cpu_s": best[0] / 1e9, "cpu_share": best[0] / 1e9 / age, "slices_per_s": best[1] / age}
+
+
+def vm2vm_end(guest_a, guest_b, switch_tx_total):
+    """The end of a VM-to-VM run, after the measured window: stops the source (guest A), lets
+    the last frames through and guest B print its statistics twice more, then cross-checks the
+    switch's count of frames handed to guest B (switch_tx_total(), cumulative) against what
+    guest B received.  Raises RunError when they disagree: the figure would not be frames
+    delivered to guest B."""
+    sched = {"guest_a_sched": guest_sched(guest_a), "guest_b_sched": guest_sched(guest_b)}
+    guest_a.stop()
+    time.sleep(2.5)
+    tx = switch_tx_total()
+    rx = testpmd_port_total(guest_b.log, 0, "RX-packets")
+    if tx is None or rx is None:
+        raise RunError("VM-to-VM cross-check: no count from the switch (%s) or guest B (%s), see %s"
+                       % (tx, rx, guest_b.log))
+    if abs(tx - rx) > max(64, tx // 1000):
+        raise RunError("VM-to-VM cross-check failed: the switch handed %d frames to guest B, which "
+                       "received %d (see %s)" % (tx, rx, guest_b.log))
+    out = {"switch_tx_to_b": tx, "guest_b_rx": rx}
+    out.update(sched)
+    return out
 
 
 # ---------------------------------------------------------------- Sluice
@@ -321,6 +474,7 @@ class Sluice(System):
                                        "--remote=punix:" + db_sock],
                          self.log(wl, r, "sluice-db"), cpus="0", env=env)
         sw = vm = None
+        guests = {}       # vm2vm: "tx" (guest A) and "rx" (guest B)
         try:
             if not procs.wait_for(lambda: os.path.exists(db_sock) or not db.alive(), 30) or not db.alive():
                 raise RunError("sluice-db did not start, see %s.err" % db.log)
@@ -349,7 +503,20 @@ class Sluice(System):
             if not procs.wait_for(lambda: ofctl_ok(target) or not sw.alive(), 60):
                 raise RunError("sluice-switchd's OpenFlow listener %s did not answer" % target)
             # sinks first, then the rules, then the sources (and the VM's port)
+
+            def add_vm(role, port_no):
+                sock = os.path.join(ctx.rundir, "sl-vm-%s.sock" % role)
+                guests[role] = start_guest(ctx, wl, r, self, sock, server=True, role=role)
+                vsctl("add-port", "br0", "p%d" % port_no, "--", "set", "Interface", "p%d" % port_no,
+                      "type=dpdkvhostuserclient", "options:vhost-server-path=%s" % sock,
+                      "ofport_request=%d" % port_no)
+                check_sluice_port(vsctl, "p%d" % port_no)
+
             for src, dst in sources_and_sinks(wl):
+                if wl.vm2vm:
+                    guests["waker"] = start_waker(ctx, wl, r, self)
+                    add_vm("rx", dst)     # guest B is the sink
+                    continue
                 vsctl("add-port", "br0", "p%d" % dst, "--", "set", "Interface", "p%d" % dst,
                       "type=dpdk", "options:dpdk-devargs=net_null%d,no-rx=1" % (dst // 2 - 1),
                       "ofport_request=%d" % dst)
@@ -367,12 +534,26 @@ class Sluice(System):
                     procs.run([ctx.sluicectl, "--ctl", ctl, "fdb/add", "br0", "p%d" % dst, "0",
                                "02:00:00:00:00:02"], env=env, log=cmdlog, timeout=30)
             for k, (src, dst) in enumerate(sources_and_sinks(wl)):
+                if wl.vm2vm:
+                    add_vm("tx", src)     # guest A is the source
+                    continue
                 vsctl("add-port", "br0", "p%d" % src, "--", "set", "Interface", "p%d" % src,
                       "type=dpdk", "options:dpdk-devargs=net_pcap%d,rx_pcap=%s,infinite_rx=1"
                       % (k, pcaps[k]), "ofport_request=%d" % src)
                 check_sluice_port(vsctl, "p%d" % src)
             t_traffic = time.monotonic()
+            if wl.vm2vm:
+                # The clock starts with the traffic: guest A's port is up a
+                # moment after add-port, and its first frames a little later.
+                if not procs.wait_for(lambda: (self.port_counter(ctl, env, "p1", "rx_packets") or 0) > 0
+                                      or not sw.alive(), 60):
+                    raise RunError("no frame from guest A reached Sluice within 60 s")
+                t_traffic = time.monotonic()
             share, rss, aux = self.follow(wl, sw, db, t_traffic)
+            checked = {}
+            if wl.vm2vm:
+                checked = vm2vm_end(guests["tx"], guests["rx"],
+                                    lambda: self.port_counter(ctl, env, "p2", "tx_packets"))
             views = {}
             for view in ("pmd-stats", "upcall-stats"):
                 try:
@@ -388,15 +569,27 @@ class Sluice(System):
                 raise RunError("sluice-switchd printed no statistics with traffic (exit %s), see %s.err"
                                % (rc, sw_log))
             compress_big(sw_log)
-            return self.finish(wl, r, samples, share,
-                               {"rss_kb": rss[0], "rss_hwm_kb": rss[1], "aux_rss_kb": aux,
-                                "log": os.path.relpath(sw_log, ctx.out)})
+            extra = {"rss_kb": rss[0], "rss_hwm_kb": rss[1], "aux_rss_kb": aux,
+                     "log": os.path.relpath(sw_log, ctx.out)}
+            extra.update(checked)
+            return self.finish(wl, r, samples, share, extra)
         finally:
             if vm:
                 vm.stop()
+            for g in guests.values():
+                g.stop()
             if sw:
                 sw.stop(grace=20)
             db.stop()
+
+    def port_counter(self, ctl, env, name, key):
+        """A port's counter now (sluicectl port-stats), None if it cannot tell."""
+        try:
+            ports = json.loads(procs.run([self.ctx.sluicectl, "--ctl", ctl, "-f", "json", "port-stats"],
+                                         env=env, timeout=15))
+        except (RuntimeError, ValueError, subprocess.TimeoutExpired):
+            return None
+        return next((p.get(key) for p in ports if p.get("name") == name), None)
 
     def follow(self, wl, sw, db, t_traffic):
         ctx = self.ctx
@@ -506,6 +699,8 @@ class Ovs(System):
 
             vdevs = []
             for k, (src, dst) in enumerate(sources_and_sinks(wl)):
+                if wl.vm2vm:
+                    break         # the guests' vhost-user ports are added below
                 vdevs.append("--vdev net_pcap%d,rx_pcap=%s,infinite_rx=1" % (k, pcaps[k]))
                 vdevs.append("--vdev net_null%d,no-rx=1" % k)
             mem = " ".join(self.eal_mem(wl) + ([] if ctx.hugepages else ["--legacy-mem"]))
@@ -526,7 +721,21 @@ class Ovs(System):
             started.append(sw)
             vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev",
                   "fail_mode=secure")
+            guests = {}
+
+            def add_vm(role, port_no, wait=True):
+                sock = os.path.join(ctx.rundir, "ovs-vm-%s.sock" % role)
+                guests[role] = start_guest(ctx, wl, r, self, sock, server=True, role=role)
+                started.append(guests[role])
+                vsctl("add-port", "br0", "p%d" % port_no, "--", "set", "Interface", "p%d" % port_no,
+                      "type=dpdkvhostuserclient", "options:vhost-server-path=%s" % sock,
+                      "ofport_request=%d" % port_no, wait=wait)
+
             for src, dst in sources_and_sinks(wl):
+                if wl.vm2vm:
+                    started.append(start_waker(ctx, wl, r, self))
+                    add_vm("rx", dst)     # guest B is the sink
+                    continue
                 vsctl("add-port", "br0", "p%d" % dst, "--", "set", "Interface", "p%d" % dst,
                       "type=dpdk", "options:dpdk-devargs=net_null%d" % (dst // 2 - 1),
                       "ofport_request=%d" % dst)
@@ -561,6 +770,9 @@ class Ovs(System):
 
             take()
             for k, (src, dst) in enumerate(sources_and_sinks(wl)):
+                if wl.vm2vm:
+                    add_vm("tx", src, wait=False)     # guest A is the source
+                    continue
                 vsctl("add-port", "br0", "p%d" % src, "--", "set", "Interface", "p%d" % src,
                       "type=dpdk", "options:dpdk-devargs=net_pcap%d" % k,
                       "ofport_request=%d" % src, wait=False)
@@ -591,6 +803,10 @@ class Ovs(System):
             share = procs.polling_share(before or {}, after, sw.pid)[::2]
             rss = procs.rss_kb(sw.pid)
             aux = procs.rss_kb(db.pid)[0]
+            checked = {}
+            if wl.vm2vm and t0 is not None:
+                checked = vm2vm_end(guests["tx"], guests["rx"],
+                                    lambda: self.sample(appctl, sinks, env, with_flows=False)["tx"])
             final = self.sample(appctl, sinks, env, with_flows=True)
             samples[-1]["c"]["megaflows"] = final["c"].get("megaflows")
             with open(self.log(wl, r, "views"), "w") as f:
@@ -608,9 +824,10 @@ class Ovs(System):
                     f.write("$ ovs-appctl dpctl/dump-flows\nerror: %s\n" % e)
             if not sw.alive():
                 raise RunError("ovs-vswitchd exited during the run, see %s" % os.path.join(rd, "ovs-vswitchd.log"))
-            rec = self.finish(wl, r, samples, share,
-                              {"rss_kb": rss[0], "rss_hwm_kb": rss[1], "aux_rss_kb": aux,
-                               "log": os.path.relpath(sw_log, ctx.out)})
+            extra = {"rss_kb": rss[0], "rss_hwm_kb": rss[1], "aux_rss_kb": aux,
+                     "log": os.path.relpath(sw_log, ctx.out)}
+            extra.update(checked)
+            rec = self.finish(wl, r, samples, share, extra)
             rec["coverage"] = coverage(self.log(wl, r, "views"))
             return rec
         finally:

@@ -7,6 +7,11 @@ rules that all switches get, pushed with ovs-ofctl -O OpenFlow13.  Ports are
 numbered as OpenFlow ports on both switches (ofport_request): source k is
 port 2k-1, its sink port 2k (k = 1, 2, ...); PVP adds the VM's port 3.
 
+VM-to-VM (vm2vm) has no pcap and no phy port: guest A (dpdk-testpmd,
+virtio_user, --forward-mode=txonly --txonly-multi-flow, 64-byte frames) is
+port 1, the source; guest B (rxonly) is port 2, the sink.  Both guests share
+CPU 0 (a 2-core machine: the switch's polling thread has CPU 1).
+
 mode "steady": the figure is the sink rate after a warm-up.
 mode "setup":  new-flow setup: the figure is the rate while the megaflows are
                being set up (no warm-up: the storm is the measurement), with
@@ -39,6 +44,7 @@ class Workload:
     curve: str = ""           # flows | masks | ports | setup
     x: float = 0              # the curve's x value
     pvp: bool = False         # phy -> vhost-user VM (testpmd guest) -> phy
+    vm2vm: bool = False       # testpmd guest A (txonly) -> switch -> guest B (rxonly); no pcap
     groups: list = field(default_factory=list)
 
 
@@ -78,12 +84,16 @@ def all_workloads():
     w.append(Workload("pvp", "udp", 1000,
                       "PVP: pcap -> switch -> vhost-user -> testpmd guest (io) -> switch -> sink, 1k flows",
                       pvp=True, groups=["pvp"]))
+    w.append(Workload("vm2vm", "udp", 0,
+                      "VM-to-VM: testpmd guest A (txonly, multi-flow) -> vhost-user -> switch -> "
+                      "vhost-user -> testpmd guest B (rxonly), both guests on CPU 0",
+                      vm2vm=True, groups=["pvp"]))
     return w
 
 
 def select(spec):
     """Workloads named by a comma/space separated list of names and groups
-    (core, curves, all = core + curves, pvp; flows, masks, ports, setup = a curve)."""
+    (core, curves, all = core + curves, pvp = pvp + vm2vm; flows, masks, ports, setup = a curve)."""
     every = all_workloads()
     by_name = {x.name: x for x in every}
     aliases = {"one-flow": "flows-1"}
@@ -110,6 +120,8 @@ def rules(wl, pcap_rules_path):
     """The OpenFlow rules (ovs-ofctl add-flows syntax) of a workload."""
     if wl.pvp:
         return ["priority=10,in_port=1,actions=output:3", "priority=10,in_port=3,actions=output:2"]
+    if wl.vm2vm:
+        return ["priority=10,in_port=1,actions=output:2"]
     if wl.action == "NORMAL":
         return ["priority=10,actions=NORMAL"]
     if wl.pairs > 1:
@@ -120,6 +132,8 @@ def rules(wl, pcap_rules_path):
 
 
 def frames_per_source(wl):
+    if wl.vm2vm:
+        return 0        # the guests make the traffic: no pcap held in mbufs
     if wl.packets:
         return wl.packets
     return wl.flows * max(1, round(100_000 / wl.flows))

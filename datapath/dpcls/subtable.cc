@@ -88,12 +88,46 @@ uint32_t SubtableLookupBatch(const DpclsSubtable& st, const FlowKey* const keys[
   uint32_t hashes[kMaxBurst];
   const uint64_t* cand[kMaxBurst];
 
+  if (!prefetch) {
+    // A small, cache-resident table: nothing to overlap, so hash, match and
+    // compare each key in one pass (no per-stage loops and scratch arrays).
+    uint32_t found = 0;
+    uint32_t slow_map = 0;
+    for (uint32_t m = map; m; m &= m - 1) {
+      const int i = std::countr_zero(m);
+      const AliasWord* kw = keys[i]->words();
+      const uint32_t h = HashUsed<kN>(kw, idx, mw, n);
+      hashes[i] = h;
+      const DpclsSubtable::Bucket& b = buckets[h & bucket_mask];
+      const uint32_t ways = MatchWays(b, h);
+      if (ways) {
+        const uint64_t* ent = entries + static_cast<size_t>(b.entry[std::countr_zero(ways)]) * stride;
+        if (WordsMatch<kN>(ent, kw, idx, mw, n)) {
+          rules[i] = DpclsSubtable::entry_rule(ent);
+          found |= 1u << i;
+          continue;
+        }
+        slow_map |= 1u << i;  // a hash collision: try every way on the path
+      } else if (b.overflow) {
+        slow_map |= 1u << i;
+      }
+    }
+    for (uint32_t m = slow_map; m; m &= m - 1) {
+      const int i = std::countr_zero(m);
+      if (DpclsRule* r = st.Probe(*keys[i], hashes[i])) {
+        rules[i] = r;
+        found |= 1u << i;
+      }
+    }
+    return found;
+  }
+
   // 1. Hash, prefetch the home bucket.
   for (uint32_t m = map; m; m &= m - 1) {
     const int i = std::countr_zero(m);
     const uint32_t h = HashUsed<kN>(keys[i]->words(), idx, mw, n);
     hashes[i] = h;
-    if (prefetch) __builtin_prefetch(&buckets[h & bucket_mask]);
+    __builtin_prefetch(&buckets[h & bucket_mask]);
   }
 
   // 2. Match the hash in the home bucket, prefetch the candidate entry.
@@ -106,7 +140,7 @@ uint32_t SubtableLookupBatch(const DpclsSubtable& st, const FlowKey* const keys[
     if (ways) {
       const uint64_t* ent = entries + static_cast<size_t>(b.entry[std::countr_zero(ways)]) * stride;
       cand[i] = ent;
-      if (prefetch) __builtin_prefetch(ent);
+      __builtin_prefetch(ent);
       cand_map |= 1u << i;
     } else if (b.overflow) {
       slow_map |= 1u << i;
@@ -170,6 +204,10 @@ static_assert(DpclsSubtable::kMaxSpecialisedWords == 8, "PickLookup covers 1..8"
 
 DpclsSubtable::DpclsSubtable(const FlowMask& mask, DpclsImpl impl) : mask_(mask) {
   word_map_ = WordMapOf(mask);
+  for (int c = 0; c < 4; ++c) {
+    if (word_map_ & (0xfu << (4 * c))) quarter_map_ |= static_cast<uint8_t>(1u << c);
+  }
+  static_assert(alignof(FlowKey) >= 32 && alignof(DpclsRule) >= 32, "aligned AVX2 loads");
   for (int i = 0; i < kFlowWords; ++i) {
     if (mask.words()[i]) {
       word_index_[n_words_] = static_cast<uint8_t>(i);

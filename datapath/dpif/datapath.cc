@@ -16,6 +16,15 @@ std::atomic<int> g_pool_serial{0};
 Datapath::Datapath(const DatapathOptions& options) : options_(options) {}
 
 Datapath::~Datapath() {
+  {
+    // The hook's thread may be waiting for mu_ (MarkClear): drop our
+    // reference without holding it.
+    std::shared_ptr<OffloadHook> hook;
+    {
+      std::lock_guard lock(mu_);
+      hook = std::move(offload_);
+    }
+  }
   StopPmds();
   std::unique_lock lock(mu_);
   for (auto& slot : pmds_) {
@@ -125,6 +134,12 @@ Status Datapath::SetPmdCores(const std::vector<int>& cores) {
       pmds_[i].pmd->SyncApply();
       pmds_[i].flows.clear();
     }
+    if (offload_) {
+      for (const auto& [ufid, hw] : hw_flows_) offload_->FlowDel(ufid);
+    }
+    hw_flows_.clear();
+    mark_ufid_.clear();  // the new PMDs start with empty mark tables
+    ufid_marks_.clear();
     retired_.clear();
     pmds_.clear();
     for (size_t i = 0; i < cores.size(); ++i) {
@@ -197,6 +212,10 @@ void Datapath::ReconfigureLocked() {
       if (load[i] < load[best] || (load[i] == load[best] && count[i] < count[best])) best = i;
     }
     configs[best]->rxqs.push_back(q);
+    RxqOffload o;
+    o.marks = offload_ != nullptr;
+    o.sources = ports_.at(q->port_no).sources;
+    configs[best]->rxq_offload.push_back(std::move(o));
     load[best] += q->cycles.load(std::memory_order_relaxed);
     count[best]++;
   }
@@ -290,10 +309,37 @@ Status Datapath::AddPort(const PortConfig& config, uint32_t* port_no) {
   PortConfig cfg = config;
   cfg.n_txq = static_cast<uint16_t>(std::max<size_t>(cfg.n_txq, pmds_.size()));
   Status st;
-  std::unique_ptr<DpdkPort> dev = DpdkPort::Open(cfg, pool_, &st);
+  std::unique_ptr<DpdkPort> dev;
+  if (cfg.unified_proxy != 0) {
+    // A unified representor VF: no ethdev, traffic through its proxy.
+    auto pit = ports_.find(cfg.unified_proxy);
+    if (pit == ports_.end()) {
+      return Status::Errorf("port {}: no unified proxy port number {}", cfg.name,
+                            cfg.unified_proxy);
+    }
+    if (pit->second.unified_proxy != 0) {
+      return Status::Errorf("port {}: unified proxy {} is itself a VF", cfg.name,
+                            pit->second.dev->name());
+    }
+    if (cfg.unified_source_id == pit->second.dev->port_id()) {
+      return Status::Errorf("port {}: source id {} is the proxy's own (the uplink's)", cfg.name,
+                            cfg.unified_source_id);
+    }
+    for (const auto& [pno, p] : ports_) {
+      if (p.unified_proxy == cfg.unified_proxy &&
+          p.dev->unified_source_id() == cfg.unified_source_id) {
+        return Status::Errorf("port {}: source id {} already used by {}", cfg.name,
+                              cfg.unified_source_id, p.dev->name());
+      }
+    }
+    dev = DpdkPort::OpenUnifiedVf(cfg, pit->second.dev.get(), &st);
+  } else {
+    dev = DpdkPort::Open(cfg, pool_, &st);
+  }
   if (!dev) return st;
   Port port;
   port.port_no = no;
+  port.unified_proxy = cfg.unified_proxy;
   port.created_ms = Pmd::NowMs();
   for (uint16_t q = 0; q < dev->n_rxq(); ++q) {
     auto rxq = std::make_unique<RxqState>();
@@ -302,9 +348,12 @@ Status Datapath::AddPort(const PortConfig& config, uint32_t* port_no) {
     rxq->port_no = no;
     port.rxqs.push_back(std::move(rxq));
   }
+  const uint16_t ethdev = dev->port_id();
   port.dev = std::move(dev);
   ports_.emplace(no, std::move(port));
   *port_no = no;
+  if (cfg.unified_proxy != 0) RebuildSourcesLocked(cfg.unified_proxy);
+  if (offload_) offload_->PortAdded(no, cfg, ethdev);
   ReconfigureLocked();
   SyncLocked(lock);
   return Status::Ok();
@@ -314,10 +363,18 @@ Status Datapath::DelPort(uint32_t port_no) {
   std::unique_lock lock(mu_);
   auto it = ports_.find(port_no);
   if (it == ports_.end()) return Status::Errorf("no port number {}", port_no);
+  size_t vfs = 0;
+  for (const auto& [no, p] : ports_) vfs += p.unified_proxy == port_no;
+  if (vfs != 0) {
+    return Status::Errorf("port {} is the unified proxy of {} VF ports: delete them first",
+                          it->second.dev->name(), vfs);
+  }
   Port port = std::move(it->second);
   ports_.erase(it);
+  if (port.unified_proxy != 0) RebuildSourcesLocked(port.unified_proxy);
   ReconfigureLocked();
   SyncLocked(lock);  // every PMD now runs a configuration without the port
+  if (offload_) offload_->PortDeleted(port_no);
   // Old configurations referencing the port may still sit on the retire list
   // but are never dereferenced again; the device can close.
   spdlog::info("port {} (number {}) removed", port.dev->name(), port_no);
@@ -372,6 +429,7 @@ Status Datapath::FlowPut(const FlowKey& key, const FlowMask& mask, DpActionsPtr 
     Status st = PutOneLocked(i, masked, mask, ufid, actions);
     if (!st.ok()) return st;
   }
+  OffloadSyncLocked(ufid);
   if (ufid_out) *ufid_out = ufid;
   ReclaimLocked();
   return Status::Ok();
@@ -405,6 +463,15 @@ Status Datapath::PutOneLocked(int pmd, const FlowKey& masked, const FlowMask& ma
   cmd.flow = flow.get();
   cmd.actions = actions.get();
   PostLocked(pmd, cmd);
+  if (auto mit = ufid_marks_.find(ufid); mit != ufid_marks_.end()) {
+    for (uint32_t mark : mit->second) {
+      PmdCommand mc{};
+      mc.kind = PmdCommand::Kind::kMarkSet;
+      mc.flow = flow.get();
+      mc.value = mark;
+      PostLocked(pmd, mc);
+    }
+  }
   slot.flows.emplace(ufid, std::move(flow));
   return Status::Ok();
 }
@@ -413,12 +480,26 @@ void Datapath::DelOneLocked(int pmd, const Ufid& ufid) {
   PmdSlot& slot = pmds_[pmd];
   auto it = slot.flows.find(ufid);
   if (it == slot.flows.end()) return;
+  auto mit = ufid_marks_.find(ufid);
+  if (mit != ufid_marks_.end()) {
+    // The PMD's mark table must never point at a removed flow.
+    for (uint32_t mark : mit->second) {
+      PmdCommand mc{};
+      mc.kind = PmdCommand::Kind::kMarkClear;
+      mc.value = mark;
+      PostLocked(pmd, mc);
+    }
+  }
   PmdCommand cmd{};
   cmd.kind = PmdCommand::Kind::kRemove;
   cmd.flow = it->second.get();
   uint64_t seq = PostLocked(pmd, cmd);
   retired_.push_back(Retired{pmd, seq, std::move(it->second), nullptr, nullptr});
   slot.flows.erase(it);
+  if (mit != ufid_marks_.end() && !HeldByAnyPmdLocked(ufid)) {
+    for (uint32_t mark : mit->second) mark_ufid_.erase(mark);
+    ufid_marks_.erase(mit);
+  }
 }
 
 Status Datapath::FlowDel(const Ufid& ufid, int pmd) {
@@ -428,6 +509,7 @@ Status Datapath::FlowDel(const Ufid& ufid, int pmd) {
     found |= pmds_[i].flows.count(ufid) > 0;
     DelOneLocked(i, ufid);
   }
+  OffloadSyncLocked(ufid);
   ReclaimLocked();
   if (!found) return Status::Error("no such flow");
   return Status::Ok();
@@ -440,6 +522,9 @@ void Datapath::FlowFlush() {
     for (const auto& [u, f] : pmds_[i].flows) ufids.push_back(u);
     for (const Ufid& u : ufids) DelOneLocked(static_cast<int>(i), u);
   }
+  std::vector<Ufid> offloaded;
+  for (const auto& [u, hw] : hw_flows_) offloaded.push_back(u);
+  for (const Ufid& u : offloaded) OffloadSyncLocked(u);
   ReclaimLocked();
 }
 
@@ -460,15 +545,26 @@ static FlowInfo InfoOf(const Megaflow& f) {
 
 std::vector<FlowInfo> Datapath::FlowDump() const {
   std::lock_guard lock(mu_);
+  FoldHwCountersLocked();
+  const uint64_t now = hw_flows_.empty() ? 0 : Pmd::NowMs();
   std::vector<FlowInfo> out;
   for (const auto& slot : pmds_) {
-    for (const auto& [u, f] : slot.flows) out.push_back(InfoOf(*f));
+    for (const auto& [u, f] : slot.flows) {
+      FlowInfo info = InfoOf(*f);
+      if (!hw_flows_.empty()) {
+        AddHwLocked(u, f->pmd_index, now, &info.packets, &info.bytes, &info.used_ms,
+                    &info.hw_packets, &info.hw_bytes);
+      }
+      out.push_back(std::move(info));
+    }
   }
   return out;
 }
 
 std::vector<FlowStatsInfo> Datapath::FlowStatsDump() const {
   std::lock_guard lock(mu_);
+  FoldHwCountersLocked();
+  const uint64_t now = hw_flows_.empty() ? 0 : Pmd::NowMs();
   std::vector<FlowStatsInfo> out;
   size_t n = 0;
   for (const auto& slot : pmds_) n += slot.flows.size();
@@ -478,6 +574,11 @@ std::vector<FlowStatsInfo> Datapath::FlowStatsDump() const {
       out.push_back(FlowStatsInfo{f->ufid, f->pmd_index, f->stats.packets.load(std::memory_order_relaxed),
                                   f->stats.bytes.load(std::memory_order_relaxed),
                                   f->stats.used_ms.load(std::memory_order_relaxed), f->created_ms});
+      if (!hw_flows_.empty()) {
+        FlowStatsInfo& info = out.back();
+        AddHwLocked(u, f->pmd_index, now, &info.packets, &info.bytes, &info.used_ms,
+                    &info.hw_packets, &info.hw_bytes);
+      }
     }
   }
   return out;
@@ -485,17 +586,25 @@ std::vector<FlowStatsInfo> Datapath::FlowStatsDump() const {
 
 bool Datapath::FlowGet(const Ufid& ufid, FlowInfo* info) const {
   std::lock_guard lock(mu_);
+  FoldHwCountersLocked();
+  const uint64_t now = hw_flows_.empty() ? 0 : Pmd::NowMs();
   bool found = false;
   for (const auto& slot : pmds_) {
     auto it = slot.flows.find(ufid);
     if (it == slot.flows.end()) continue;
     FlowInfo one = InfoOf(*it->second);
+    if (!hw_flows_.empty()) {
+      AddHwLocked(ufid, one.pmd, now, &one.packets, &one.bytes, &one.used_ms, &one.hw_packets,
+                  &one.hw_bytes);
+    }
     if (!found) {
       *info = one;
       found = true;
     } else {
       info->packets += one.packets;
       info->bytes += one.bytes;
+      info->hw_packets += one.hw_packets;
+      info->hw_bytes += one.hw_bytes;
       info->used_ms = std::max(info->used_ms, one.used_ms);
       info->tcp_flags |= one.tcp_flags;
     }
@@ -540,6 +649,212 @@ Status Datapath::Execute(int pmd, rte_mbuf* packet, uint32_t in_port, const Pack
   uint64_t seq = PostLocked(pmd, cmd);
   retired_.push_back(Retired{pmd, seq, nullptr, std::move(actions), nullptr});
   return Status::Ok();
+}
+
+// --- Hardware offload ---
+
+bool Datapath::HeldByAnyPmdLocked(const Ufid& ufid) const {
+  for (const auto& slot : pmds_) {
+    if (slot.flows.count(ufid)) return true;
+  }
+  return false;
+}
+
+// Brings the hook's view of `ufid` in line with the PMDs' (class comment).
+void Datapath::OffloadSyncLocked(const Ufid& ufid) {
+  if (!offload_) return;
+  const Megaflow* first = nullptr;
+  int first_pmd = -1;
+  for (size_t i = 0; i < pmds_.size() && first == nullptr; ++i) {
+    auto it = pmds_[i].flows.find(ufid);
+    if (it != pmds_[i].flows.end()) {
+      first = it->second.get();
+      first_pmd = static_cast<int>(i);
+    }
+  }
+  auto hw = hw_flows_.find(ufid);
+  if (first == nullptr) {
+    if (hw != hw_flows_.end()) {
+      offload_->FlowDel(ufid);
+      hw_flows_.erase(hw);
+    }
+    return;
+  }
+  if (hw == hw_flows_.end()) {
+    HwFlow h;
+    h.actions = first->actions_ref;
+    h.put_ms = Pmd::NowMs();
+    h.pmd = first_pmd;
+    hw_flows_.emplace(ufid, std::move(h));
+    offload_->FlowPut(ufid, first->rule.key, first->mask, first->actions_ref);
+    return;
+  }
+  HwFlow& h = hw->second;
+  if (h.pmd < 0 || static_cast<size_t>(h.pmd) >= pmds_.size() ||
+      !pmds_[h.pmd].flows.count(ufid)) {
+    // The copy holding the counters went: the next one starts from zero.
+    h.pmd = first_pmd;
+    h.packets = h.bytes = h.used_ms = 0;
+  }
+  if (!(*h.actions == *first->actions_ref)) {
+    h.actions = first->actions_ref;
+    h.put_ms = Pmd::NowMs();
+    offload_->FlowPut(ufid, first->rule.key, first->mask, first->actions_ref);
+  }
+}
+
+void Datapath::FoldHwCountersLocked() const {
+  if (!offload_) return;
+  delta_scratch_.clear();
+  offload_->TakeCounterDeltas(&delta_scratch_);
+  if (delta_scratch_.empty()) return;
+  const uint64_t now = Pmd::NowMs();
+  for (const HwCounterDelta& d : delta_scratch_) {
+    auto it = hw_flows_.find(d.ufid);
+    if (it == hw_flows_.end()) continue;  // deleted meanwhile: its last counts are lost
+    it->second.packets += d.packets;
+    it->second.bytes += d.bytes;
+    if (d.packets != 0) it->second.used_ms = now;
+  }
+}
+
+// Adds the hardware's share to one PMD copy's statistics: the counters to
+// the copy that holds them; to every copy, "used" until two counter
+// intervals after the Put (capped at now), so that a flow the hardware
+// takes over is not expired before its counters were read once.
+void Datapath::AddHwLocked(const Ufid& ufid, int pmd, uint64_t now_ms, uint64_t* packets,
+                           uint64_t* bytes, uint64_t* used_ms, uint64_t* hw_packets,
+                           uint64_t* hw_bytes) const {
+  auto it = hw_flows_.find(ufid);
+  if (it == hw_flows_.end()) return;
+  const HwFlow& h = it->second;
+  if (h.pmd == pmd) {
+    *hw_packets = h.packets;
+    *hw_bytes = h.bytes;
+    *packets += h.packets;
+    *bytes += h.bytes;
+    *used_ms = std::max(*used_ms, h.used_ms);
+  }
+  const uint64_t grace = 2 * static_cast<uint64_t>(offload_ ? offload_->CounterIntervalMs() : 0);
+  *used_ms = std::max(*used_ms, std::min(now_ms, h.put_ms + grace));
+}
+
+void Datapath::RebuildSourcesLocked(uint32_t proxy_no) {
+  auto pit = ports_.find(proxy_no);
+  if (pit == ports_.end()) return;
+  Port& proxy = pit->second;
+  std::vector<std::pair<uint32_t, uint32_t>> vfs;  // source id, port_no
+  uint32_t max_id = proxy.dev->port_id();
+  for (const auto& [no, p] : ports_) {
+    if (p.unified_proxy != proxy_no) continue;
+    vfs.emplace_back(p.dev->unified_source_id(), no);
+    max_id = std::max(max_id, p.dev->unified_source_id());
+  }
+  if (vfs.empty()) {
+    proxy.sources = nullptr;
+    return;
+  }
+  // Flat, indexed by flow port id (< 65536): one load per packet.
+  auto table = std::make_shared<std::vector<uint32_t>>(max_id + 1, 0);
+  (*table)[proxy.dev->port_id()] = proxy_no;  // the uplink's own id
+  for (const auto& [id, no] : vfs) (*table)[id] = no;
+  proxy.sources = std::move(table);
+}
+
+void Datapath::SetOffload(std::shared_ptr<OffloadHook> hook) {
+  std::shared_ptr<OffloadHook> old;
+  {
+    std::unique_lock lock(mu_);
+    old = std::move(offload_);
+    if (old) {
+      for (const auto& [ufid, hw] : hw_flows_) old->FlowDel(ufid);
+      // The old provider's marks go with it (its MarkClear calls then only wait).
+      for (size_t i = 0; i < pmds_.size(); ++i) {
+        PmdCommand mc{};
+        mc.kind = PmdCommand::Kind::kMarkClearAll;
+        PostLocked(static_cast<int>(i), mc);
+      }
+    }
+    hw_flows_.clear();
+    mark_ufid_.clear();
+    ufid_marks_.clear();
+    offload_ = std::move(hook);
+    if (offload_) {
+      for (const auto& [no, port] : ports_) {
+        PortConfig cfg;
+        cfg.name = port.dev->name();
+        cfg.devargs = port.dev->devargs();
+        cfg.n_rxq = port.dev->n_rxq();
+        cfg.n_txq = port.dev->n_txq();
+        cfg.rx_metadata = port.dev->rx_metadata_features() != 0;
+        cfg.unified_proxy = port.unified_proxy;
+        cfg.unified_source_id = port.dev->unified_source_id();
+        offload_->PortAdded(no, cfg, port.dev->port_id());
+      }
+      for (const auto& slot : pmds_) {
+        for (const auto& [ufid, flow] : slot.flows) {
+          if (!hw_flows_.count(ufid)) OffloadSyncLocked(ufid);
+        }
+      }
+    }
+    ReconfigureLocked();  // the rx queues' mark flag
+    SyncLocked(lock);
+  }
+  // Released outside mu_: a provider being destroyed joins its thread, which
+  // may be waiting for mu_.
+  old.reset();
+}
+
+bool Datapath::MarkSet(const OffloadHook* from, const Ufid& ufid, uint32_t mark) {
+  std::lock_guard lock(mu_);
+  if (!offload_ || offload_.get() != from || mark == 0) return false;
+  if (!HeldByAnyPmdLocked(ufid)) return false;
+  if (auto mit = mark_ufid_.find(mark); mit != mark_ufid_.end()) {
+    // A mark names one flow: forget its previous owner everywhere.
+    auto& marks = ufid_marks_[mit->second];
+    std::erase(marks, mark);
+    if (marks.empty()) ufid_marks_.erase(mit->second);
+    mark_ufid_.erase(mit);
+    for (size_t i = 0; i < pmds_.size(); ++i) {
+      PmdCommand mc{};
+      mc.kind = PmdCommand::Kind::kMarkClear;
+      mc.value = mark;
+      PostLocked(static_cast<int>(i), mc);
+    }
+  }
+  mark_ufid_[mark] = ufid;
+  ufid_marks_[ufid].push_back(mark);
+  for (size_t i = 0; i < pmds_.size(); ++i) {
+    auto it = pmds_[i].flows.find(ufid);
+    if (it == pmds_[i].flows.end()) continue;
+    PmdCommand mc{};
+    mc.kind = PmdCommand::Kind::kMarkSet;
+    mc.flow = it->second.get();
+    mc.value = mark;
+    PostLocked(static_cast<int>(i), mc);
+  }
+  return true;
+}
+
+void Datapath::MarkClear(const OffloadHook* from, uint32_t mark) {
+  std::unique_lock lock(mu_);
+  if (offload_ && offload_.get() == from) {
+    if (auto mit = mark_ufid_.find(mark); mit != mark_ufid_.end()) {
+      auto uit = ufid_marks_.find(mit->second);
+      if (uit != ufid_marks_.end()) {
+        std::erase(uit->second, mark);
+        if (uit->second.empty()) ufid_marks_.erase(uit);
+      }
+      mark_ufid_.erase(mit);
+    }
+    for (size_t i = 0; i < pmds_.size(); ++i) {
+      PmdCommand mc{};
+      mc.kind = PmdCommand::Kind::kMarkClear;
+      mc.value = mark;
+      PostLocked(static_cast<int>(i), mc);
+    }
+  }
+  SyncLocked(lock);  // every PMD has passed the clear
 }
 
 }  // namespace sluice::dp

@@ -21,11 +21,29 @@
 // heaviest first, each to the least loaded PMD; round-robin for queues never
 // measured), on every port or PMD change and on Rebalance().
 //
+// Hardware offload (SetOffload; docs/design-notes.md, "Offload"): an
+// OffloadHook (implemented one layer up, in offload/) is kept in step with
+// the ports and with the megaflows per ufid: Put when a ufid first appears
+// on any PMD or the actions of its lowest-numbered PMD's copy change, Del
+// when its last copy goes. Counters the hook hands back are folded, at
+// every FlowDump/FlowStatsDump/FlowGet, into the copy on the lowest PMD
+// holding the ufid (when that copy goes, the next one starts again from 0,
+// so per-(ufid, pmd) deltas stay monotonic for the revalidator). Partial
+// offload's MARK ids reach the PMDs' mark tables through MarkSet/MarkClear,
+// which the hook's own thread calls; a mark's slot is cleared on a PMD
+// before that PMD's copy of the flow is removed. Unified representor VFs
+// (PortConfig::unified_proxy) are ports without rx queues: their proxy's rx
+// queues carry a source-id -> port_no table (RxqOffload::sources).
+//
 // Invariants:
 //   1. A ufid names at most one megaflow per PMD.
 //   2. Nothing retired is freed before its PMD's safe_seq passes it.
 //   3. A port is closed only after every PMD has applied a configuration
 //      without it.
+//   4. A PMD's mark table points only at megaflows installed on that PMD.
+//   5. With a hook attached, the hook has been Put every ufid some PMD
+//      holds (with the lowest PMD's actions) and nothing else.
+//   6. A unified proxy is not deleted while VF ports use it.
 //
 // Thread-safety: every public method may be called from any thread
 // (one mutex guards the control state; the PMDs never take it).
@@ -39,6 +57,7 @@
 #include <vector>
 
 #include "datapath/actions/dp_actions.h"
+#include "datapath/dpif/offload_hook.h"
 #include "datapath/pmd/meter.h"
 #include "datapath/pmd/pmd.h"
 #include "datapath/port/port.h"
@@ -81,6 +100,9 @@ struct FlowInfo {
   int pmd = 0;
   uint64_t packets = 0, bytes = 0, used_ms = 0, created_ms = 0;
   uint16_t tcp_flags = 0;
+  // What the hardware counted (full offload), already included in
+  // packets/bytes; shown separately for views.
+  uint64_t hw_packets = 0, hw_bytes = 0;
 };
 
 // A megaflow's identity and counters only (what the revalidator needs every
@@ -89,6 +111,7 @@ struct FlowStatsInfo {
   Ufid ufid;
   int pmd = 0;
   uint64_t packets = 0, bytes = 0, used_ms = 0, created_ms = 0;
+  uint64_t hw_packets = 0, hw_bytes = 0;  // included in packets/bytes
 };
 
 struct RxqInfo {
@@ -175,12 +198,37 @@ class Datapath {
   rte_mempool* pool() const { return pool_; }
   MempoolInfo Mempool() const;
 
+  // --- Hardware offload ---
+  // nullptr: offload off (the previous hook is told to delete every
+  // megaflow, every PMD forgets its marks). A hook: announced every port and
+  // Put every installed megaflow (one per ufid), then kept in step.
+  void SetOffload(std::shared_ptr<OffloadHook> hook);
+  // From the hook's own thread (never from inside a hook call): packets
+  // carrying `mark` belong to megaflow `ufid`; every PMD holding it learns
+  // the mark (and so will PMDs that install it later). False when `from` is
+  // not the attached hook, mark is 0, or no PMD holds the ufid.
+  bool MarkSet(const OffloadHook* from, const Ufid& ufid, uint32_t mark);
+  // Every PMD forgets `mark`; returns once each has applied that, so the
+  // rule stamping it may be destroyed and the id reused. (`from` no longer
+  // attached: its marks are already gone; this only waits.)
+  void MarkClear(const OffloadHook* from, uint32_t mark);
+
  private:
   struct Port {
     uint32_t port_no;
     std::unique_ptr<DpdkPort> dev;
     std::vector<std::unique_ptr<RxqState>> rxqs;
     uint64_t created_ms = 0;
+    uint32_t unified_proxy = 0;  // a unified VF: its proxy's port_no
+    // A unified proxy with VFs: source id -> port_no (see RxqOffload).
+    std::shared_ptr<const std::vector<uint32_t>> sources;
+  };
+  // What the offload hook has for a ufid, and the hardware's counters.
+  struct HwFlow {
+    DpActionsPtr actions;  // as last Put
+    uint64_t put_ms = 0;   // when last Put (the expiry guard)
+    int pmd = -1;          // the copy the counters are folded into
+    uint64_t packets = 0, bytes = 0, used_ms = 0;
   };
   struct PmdSlot {
     std::unique_ptr<Pmd> pmd;
@@ -204,6 +252,14 @@ class Datapath {
                       const DpActionsPtr& actions);
   void DelOneLocked(int pmd, const Ufid& ufid);
   std::vector<int> PmdRange(int pmd) const;
+  // Offload bookkeeping (mu_ held).
+  void OffloadSyncLocked(const Ufid& ufid);
+  void FoldHwCountersLocked() const;
+  void AddHwLocked(const Ufid& ufid, int pmd, uint64_t now_ms, uint64_t* packets,
+                   uint64_t* bytes, uint64_t* used_ms, uint64_t* hw_packets,
+                   uint64_t* hw_bytes) const;
+  void RebuildSourcesLocked(uint32_t proxy_no);
+  bool HeldByAnyPmdLocked(const Ufid& ufid) const;
 
   DatapathOptions options_;
   mutable std::mutex mu_;
@@ -214,6 +270,13 @@ class Datapath {
   std::deque<Retired> retired_;
   bool pmds_started_ = false;
   size_t upcall_rr_ = 0;
+
+  // Offload (all under mu_).
+  std::shared_ptr<OffloadHook> offload_;
+  mutable std::unordered_map<Ufid, HwFlow, UfidHash> hw_flows_;  // ufids Put to offload_
+  std::unordered_map<uint32_t, Ufid> mark_ufid_;                 // MARK id -> its megaflow
+  std::unordered_map<Ufid, std::vector<uint32_t>, UfidHash> ufid_marks_;
+  mutable std::vector<HwCounterDelta> delta_scratch_;
 };
 
 }  // namespace sluice::dp

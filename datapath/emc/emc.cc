@@ -37,6 +37,9 @@ Emc::Emc(uint32_t insert_inv_prob) : sets_(new EmcSet[kEmcSets]), keys_(new Flow
 uint32_t Emc::LookupBatch(const FlowKey* const keys[], const uint32_t hashes[], uint32_t keys_map,
                           DpclsRule* rules[]) {
   constexpr uint32_t kSetMask = kEmcSets - 1;
+  // Locals: the stores below (rules[], ways[]) could alias the members.
+  EmcSet* const sets = sets_.get();
+  const FlowKey* const cache_keys = keys_.get();
 
   // 1. Match hashes in the tag lines; prefetch the candidate keys and rules.
   // (The tag loads of a burst overlap out of order; prefetching them first
@@ -46,14 +49,14 @@ uint32_t Emc::LookupBatch(const FlowKey* const keys[], const uint32_t hashes[], 
   for (uint32_t m = keys_map; m; m &= m - 1) {
     const int i = std::countr_zero(m);
     const uint32_t set = hashes[i] & kSetMask;
-    const EmcSet& s = sets_[set];
+    const EmcSet& s = sets[set];
     const uint32_t w = MatchWays(s, hashes[i]);
     if (w == 0) continue;
     ways[i] = static_cast<uint8_t>(w);
     cand_map |= 1u << i;
     for (uint32_t x = w; x; x &= x - 1) {
       const int way = std::countr_zero(x);
-      const FlowKey* k = &keys_[set * kEmcWays + way];
+      const FlowKey* k = &cache_keys[set * kEmcWays + way];
       __builtin_prefetch(k);
       __builtin_prefetch(reinterpret_cast<const char*>(k) + 64);
       __builtin_prefetch(&s.rule[way]->dead);
@@ -65,13 +68,13 @@ uint32_t Emc::LookupBatch(const FlowKey* const keys[], const uint32_t hashes[], 
   for (uint32_t m = cand_map; m; m &= m - 1) {
     const int i = std::countr_zero(m);
     const uint32_t set = hashes[i] & kSetMask;
-    EmcSet& s = sets_[set];
+    EmcSet& s = sets[set];
     for (uint32_t x = ways[i]; x; x &= x - 1) {
       const int way = std::countr_zero(x);
       DpclsRule* rule = s.rule[way];
       // Null when an earlier key of this burst (the same flow) found the
       // rule dead and cleared the way.
-      if (rule == nullptr || !KeysEqual(keys_[set * kEmcWays + way], *keys[i])) continue;
+      if (rule == nullptr || !KeysEqual(cache_keys[set * kEmcWays + way], *keys[i])) continue;
       if (rule->dead) {
         s.rule[way] = nullptr;
       } else {
@@ -118,8 +121,26 @@ void Emc::Insert(const FlowKey& key, uint32_t hash, DpclsRule* rule) {
 }
 
 void Emc::SlowSweep(uint32_t n_entries) {
-  for (uint32_t i = 0; i < n_entries; ++i) {
-    EmcSet& s = sets_[sweep_pos_ / kEmcWays];
+  // Whole sets at a time when the cursor is at a set boundary (always, for
+  // even n_entries): the entries visited and the wraps are the same as one
+  // entry at a time.
+  EmcSet* const sets = sets_.get();
+  uint32_t i = 0;
+  if (sweep_pos_ % kEmcWays == 0) {
+    for (; i + kEmcWays <= n_entries; i += kEmcWays) {
+      EmcSet& s = sets[sweep_pos_ / kEmcWays];
+      for (uint32_t w = 0; w < kEmcWays; ++w) {
+        if (s.rule[w] != nullptr && s.rule[w]->dead) s.rule[w] = nullptr;
+      }
+      sweep_pos_ += kEmcWays;
+      if (sweep_pos_ == kEmcEntries) {
+        sweep_pos_ = 0;
+        ++sweep_cycles_;
+      }
+    }
+  }
+  for (; i < n_entries; ++i) {
+    EmcSet& s = sets[sweep_pos_ / kEmcWays];
     DpclsRule*& rule = s.rule[sweep_pos_ % kEmcWays];
     if (rule != nullptr && rule->dead) rule = nullptr;
     if (++sweep_pos_ == kEmcEntries) {

@@ -5,6 +5,8 @@
 #include <rte_lcore.h>
 #include <spdlog/spdlog.h>
 
+#include <immintrin.h>
+
 #include <bit>
 #include <cstring>
 
@@ -46,6 +48,45 @@ inline uint32_t PacketHash(const rte_mbuf* m, const FlowKey& key) {
     b = HashAddWord(b, w[8] ^ w[9]);
   }
   return HashFinish(HashAddWord(a, static_cast<uint64_t>(b) << 32 | c), 48);
+}
+
+// Whole-key equality: four 32-byte compares.
+inline bool KeysEqual(const FlowKey& a, const FlowKey& b) {
+  const auto* pa = reinterpret_cast<const __m256i*>(&a);
+  const auto* pb = reinterpret_cast<const __m256i*>(&b);
+  __m256i x = _mm256_xor_si256(_mm256_load_si256(pa), _mm256_load_si256(pb));
+  x = _mm256_or_si256(x, _mm256_xor_si256(_mm256_load_si256(pa + 1), _mm256_load_si256(pb + 1)));
+  x = _mm256_or_si256(x, _mm256_xor_si256(_mm256_load_si256(pa + 2), _mm256_load_si256(pb + 2)));
+  x = _mm256_or_si256(x, _mm256_xor_si256(_mm256_load_si256(pa + 3), _mm256_load_si256(pb + 3)));
+  return _mm256_testz_si256(x, x);
+}
+static_assert(sizeof(FlowKey) == 4 * sizeof(__m256i) && alignof(FlowKey) >= 32);
+
+// The packets of `dup` whose leader is in `map`, with the leader's rule
+// copied to them.
+inline uint32_t FollowLeaders(uint32_t dup, const uint8_t leader[], uint32_t map,
+                              DpclsRule* rules[]) {
+  uint32_t out = 0;
+  for (uint32_t m = dup; m; m &= m - 1) {
+    const int i = std::countr_zero(m);
+    if (map & (1u << leader[i])) {
+      rules[i] = rules[leader[i]];
+      out |= 1u << i;
+    }
+  }
+  return out;
+}
+
+// A flow batch's statistics: once per flow per burst.
+inline void AddFlowStats(Megaflow* f, uint32_t n, uint64_t bytes, uint16_t tcp_flags,
+                         uint64_t now_ms) {
+  CounterAdd(f->stats.packets, n);
+  CounterAdd(f->stats.bytes, bytes);
+  f->stats.used_ms.store(now_ms, std::memory_order_relaxed);
+  if (tcp_flags) {
+    f->stats.tcp_flags.store(f->stats.tcp_flags.load(std::memory_order_relaxed) | tcp_flags,
+                             std::memory_order_relaxed);
+  }
 }
 
 }  // namespace
@@ -213,13 +254,25 @@ uint32_t Pmd::PollOnce() {
   uint32_t total = 0;
   ApplyCommands();
   if (port_config_ != nullptr) {
-    for (RxqState* rxq : port_config_->rxqs) {
+    const std::vector<RxqState*>& rxqs = port_config_->rxqs;
+    const RxqOffload* offload =
+        port_config_->rxq_offload.empty() ? nullptr : port_config_->rxq_offload.data();
+    for (size_t qi = 0; qi < rxqs.size(); ++qi) {
+      RxqState* rxq = rxqs[qi];
       rte_mbuf* pkts[kMaxBurst];
       uint16_t n = rxq->port->RxBurst(rxq->queue, pkts, kMaxBurst);
       if (n == 0) continue;
       CounterAdd(counters_.rx_packets, n);
       CounterAdd(counters_.rx_batches, 1);
-      ProcessPackets(pkts, n, rxq->port_no, 0, 0);
+      // One flag test per burst: offload-aware handling lives in
+      // pmd_offload.cc. (The `plain != 0` test keeps GCC from analysing
+      // an inlined ProcessPackets for an empty burst.)
+      uint16_t plain = n;
+      if (__builtin_expect(offload != nullptr && offload[qi].active(), 0)) {
+        ProcessOffloadBurst(offload[qi], pkts, n, rxq->port_no);
+        plain = 0;
+      }
+      if (plain != 0) ProcessPackets(pkts, plain, rxq->port_no, 0, 0);
       FlushTx();
       uint64_t now = rte_rdtsc();
       CounterAdd(rxq->packets, n);
@@ -262,13 +315,14 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
                          int depth) {
   alignas(64) FlowKey keys[kMaxBurst];
   PacketLayout layouts[kMaxBurst];
-  uint32_t hashes[kMaxBurst];
-  const FlowKey* key_ptrs[kMaxBurst];
+  uint32_t hashes[kMaxBurst] = {};  // (zeroed: GCC cannot see they are set when used)
+  const FlowKey* key_ptrs[kMaxBurst] = {};
   DpclsRule* rules[kMaxBurst];
 
-  // Stage 1: parse. Stage 1b: hash, in a second pass: the parser writes the
-  // key in narrow stores, and reading it back as 64-bit words right away
-  // would stall on store forwarding; a burst later the stores have retired.
+  // Stage 1: parse. Stage 1b: hash, in a second pass: the general parser
+  // writes the key in narrow stores (the fast path in whole words), and
+  // reading narrow stores back as 64-bit words right away would stall on
+  // store forwarding; a burst later the stores have retired.
   uint32_t live = 0;
   for (uint32_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
@@ -284,15 +338,39 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
     keys[i].recirc_id = recirc_id;
     live |= 1u << i;
   }
-  for (uint32_t m = live; m; m &= m - 1) {
-    int i = std::countr_zero(m);
-    hashes[i] = PacketHash(pkts[i], keys[i]);
+  // The hash serves the EMC (lookup and insertion) and the dpcls signature
+  // cache; with both off (many flows, few subtables) it is not computed.
+  // Stage 1c: a packet whose key equals the previous live packet's (an
+  // elephant flow's burst) is not looked up itself: it follows its leader,
+  // the first packet of that run, and counts as the same kind of hit.
+  const bool hashed = emc_active_ || dpcls_.smc_active();
+  uint32_t dup = 0;
+  uint8_t leader[kMaxBurst];
+  if (hashed) {
+    uint32_t prev_hash = 0;
+    int prev = -1;
+    int lead = -1;
+    for (uint32_t m = live; m; m &= m - 1) {
+      const int i = std::countr_zero(m);
+      const uint32_t h = PacketHash(pkts[i], keys[i]);
+      hashes[i] = h;
+      if (h == prev_hash && prev >= 0 && KeysEqual(keys[i], keys[prev])) {
+        dup |= 1u << i;
+        leader[i] = static_cast<uint8_t>(lead);  // set only for dups
+      } else {
+        lead = i;
+      }
+      prev_hash = h;
+      prev = i;
+    }
   }
+  const uint32_t lookup = live & ~dup;
 
   // Stage 2: exact-match cache.
   uint32_t hit = 0;
   if (emc_active_) {
-    hit = emc_.LookupBatch(key_ptrs, hashes, live, rules);
+    hit = emc_.LookupBatch(key_ptrs, hashes, lookup, rules);
+    if (dup) hit |= FollowLeaders(dup, leader, hit, rules);
     CounterAdd(counters_.emc_hits, std::popcount(hit));
   }
   EmcAdapt(std::popcount(live), std::popcount(hit));
@@ -300,12 +378,16 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
   // Stage 3: megaflow classifier for the EMC misses; 4: upcall the rest.
   uint32_t miss = live & ~hit;
   if (miss) {
-    uint32_t found = dpcls_.LookupBatch(key_ptrs, miss, rules);
-    CounterAdd(counters_.dpcls_hits, std::popcount(found));
-    for (uint32_t m = found; m; m &= m - 1) {
-      int i = std::countr_zero(m);
-      if (emc_active_) emc_.MaybeInsert(keys[i], hashes[i], rules[i]);
+    uint32_t found = dpcls_.LookupBatch(key_ptrs, hashes, miss & ~dup, rules);
+    // (EmcAdapt may just have switched the EMC on: insert only with a hash.)
+    if (emc_active_ && hashed) {
+      for (uint32_t m = found; m; m &= m - 1) {
+        int i = std::countr_zero(m);
+        emc_.MaybeInsert(keys[i], hashes[i], rules[i]);
+      }
     }
+    if (dup) found |= FollowLeaders(dup, leader, found, rules) & miss;
+    CounterAdd(counters_.dpcls_hits, std::popcount(found));
     miss &= ~found;
     if (miss) {
       CounterAdd(counters_.misses, std::popcount(miss));
@@ -322,67 +404,105 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
   // many flows under one wildcard megaflow): no regrouping, no copies.
   if (live == (n == kMaxBurst ? ~0u : (1u << n) - 1)) {
     DpclsRule* first = rules[0];
-    bool uniform = true;
-    uint64_t bytes = 0;
-    uint16_t tcp_flags = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      uniform &= rules[i] == first;
-      bytes += PacketLen(pkts[i]);
-      tcp_flags |= keys[i].tcp_flags.raw;
-    }
-    if (uniform) {
+    uint32_t same = 1;
+    while (same < n && rules[same] == first) ++same;
+    if (same == n) {
+      uint64_t bytes = 0;
+      uint16_t tcp_flags = 0;
+      for (uint32_t i = 0; i < n; ++i) {
+        bytes += PacketLen(pkts[i]);
+        tcp_flags |= keys[i].tcp_flags.raw;
+      }
       RunFlowBatch(Megaflow::FromRule(first), pkts, layouts, n, bytes, tcp_flags, in_port, depth);
       return;
     }
   }
 
-  // Stage 5: group by megaflow, keeping receive order within each flow.
+  // Stage 5: group by megaflow; statistics once per flow. A packet of a
+  // single-output flow goes straight into its port's tx buffer (receive
+  // order kept, within a flow and across flows); the other flows' packets
+  // are gathered per flow, in receive order, for the executor (stage 6).
   struct Group {
     Megaflow* flow;
+    TxBuffer* tx;  // single output to an existing port; nullptr: run the actions
     uint32_t n;
+    uint32_t tcp_flags;
     uint64_t bytes;
-    uint16_t tcp_flags;
-    rte_mbuf* pkts[kMaxBurst];
-    PacketLayout layouts[kMaxBurst];
   };
   Group groups[kMaxBurst];
+  uint8_t group_of[kMaxBurst];
   uint32_t n_groups = 0;
+  uint32_t exec_map = 0;
   for (uint32_t m = live; m; m &= m - 1) {
-    int i = std::countr_zero(m);
+    const int i = std::countr_zero(m);
     Megaflow* f = Megaflow::FromRule(rules[i]);
-    if (f->batch_slot == 0) {
+    uint32_t slot = f->batch_slot;
+    if (slot == 0) {
       Group& g = groups[n_groups];
       g.flow = f;
+      g.tx = nullptr;
       g.n = 0;
-      g.bytes = 0;
       g.tcp_flags = 0;
-      f->batch_slot = ++n_groups;
+      g.bytes = 0;
+      const DpActions& actions = *f->actions;
+      if (actions.single_output()) {
+        const uint32_t port_no = actions.single_output_port();
+        if (port_no < tx_buffers_.size() && tx_buffers_[port_no].target.port != nullptr) {
+          TxBuffer& b = tx_buffers_[port_no];
+          if (!b.dirty) {
+            b.dirty = true;
+            tx_dirty_.push_back(port_no);  // capacity reserved in SetPortConfig
+          }
+          g.tx = &b;
+        }
+      }
+      slot = f->batch_slot = ++n_groups;
     }
-    Group& g = groups[f->batch_slot - 1];
-    g.pkts[g.n] = pkts[i];
-    g.layouts[g.n] = layouts[i];
+    Group& g = groups[slot - 1];
     g.n++;
     g.bytes += PacketLen(pkts[i]);
     g.tcp_flags |= keys[i].tcp_flags.raw;
+    if (g.tx != nullptr) {
+      TxBuffer& b = *g.tx;
+      if (b.n == kMaxBurst) FlushBuffer(b);
+      b.pkts[b.n++] = pkts[i];
+    } else {
+      group_of[i] = static_cast<uint8_t>(slot - 1);
+      exec_map |= 1u << i;
+    }
   }
 
   for (uint32_t gi = 0; gi < n_groups; ++gi) {
     Group& g = groups[gi];
     g.flow->batch_slot = 0;
-    RunFlowBatch(g.flow, g.pkts, g.layouts, g.n, g.bytes, g.tcp_flags, in_port, depth);
+    if (g.tx != nullptr) AddFlowStats(g.flow, g.n, g.bytes, static_cast<uint16_t>(g.tcp_flags), now_ms_);
+  }
+  if (exec_map == 0) return;
+
+  // Stage 6 for the flows that need the executor (or drop).
+  for (uint32_t gi = 0; gi < n_groups; ++gi) {
+    Group& g = groups[gi];
+    if (g.tx != nullptr) continue;
+    rte_mbuf* gpkts[kMaxBurst];
+    PacketLayout glayouts[kMaxBurst];
+    uint32_t gn = 0;
+    for (uint32_t m = exec_map; m; m &= m - 1) {
+      const int i = std::countr_zero(m);
+      if (group_of[i] != gi) continue;
+      gpkts[gn] = pkts[i];
+      glayouts[gn++] = layouts[i];
+      exec_map &= ~(1u << i);
+    }
+    RunFlowBatch(g.flow, gpkts, glayouts, gn, g.bytes, static_cast<uint16_t>(g.tcp_flags), in_port,
+                 depth);
+    if (exec_map == 0) break;
   }
 }
 
 // Stage 6: one flow's batch: statistics once, actions once.
 void Pmd::RunFlowBatch(Megaflow* f, rte_mbuf** pkts, PacketLayout* layouts, uint32_t n,
                        uint64_t bytes, uint16_t tcp_flags, uint32_t in_port, int depth) {
-  CounterAdd(f->stats.packets, n);
-  CounterAdd(f->stats.bytes, bytes);
-  f->stats.used_ms.store(now_ms_, std::memory_order_relaxed);
-  if (tcp_flags) {
-    f->stats.tcp_flags.store(f->stats.tcp_flags.load(std::memory_order_relaxed) | tcp_flags,
-                             std::memory_order_relaxed);
-  }
+  AddFlowStats(f, n, bytes, tcp_flags, now_ms_);
   const DpActions& actions = *f->actions;
   if (actions.single_output()) {
     TxEnqueue(actions.single_output_port(), pkts, n);
@@ -539,6 +659,11 @@ void Pmd::Apply(const PmdCommand& cmd) {
       break;
     case PmdCommand::Kind::kEmcProb:
       emc_.set_insert_inv_prob(cmd.value);
+      break;
+    case PmdCommand::Kind::kMarkSet:
+    case PmdCommand::Kind::kMarkClear:
+    case PmdCommand::Kind::kMarkClearAll:
+      ApplyMarkCommand(cmd);
       break;
   }
   n_subtables_.store(dpcls_.n_subtables(), std::memory_order_relaxed);

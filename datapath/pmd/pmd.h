@@ -16,6 +16,12 @@
 //      each flow's statistics once, and run its actions once for its batch;
 //      single-output flows skip the executor and go straight to a tx buffer;
 //   6. flush the per-port tx buffers (one tx burst per port and queue).
+// Rx queues whose RxqOffload is active (hardware offload on, or a unified
+// representor proxy) first go through ProcessOffloadBurst (pmd_offload.cc):
+// packets whose hardware MARK names a megaflow in mark_table_ skip stages
+// 1-4 (parsed only when the actions need a layout or the flow is TCP), and
+// a proxy's packets are split by the source port in their rte_flow
+// metadata; one flag test per burst is all other queues pay.
 //
 // Commands (the only way other threads change PMD state): install, modify,
 // remove a megaflow; execute actions on a packet; swap the port
@@ -85,10 +91,22 @@ struct TxTarget {
   uint16_t queue = 0;
 };
 
+// How a PMD treats one rx queue's bursts beyond the plain path (see
+// pmd_offload.cc). All zero/null: the plain path, at no extra cost.
+struct RxqOffload {
+  bool marks = false;  // look up RTE_MBUF_F_RX_FDIR_ID marks (offload is on)
+  // Unified representor proxy: source flow port id (the rte_flow metadata
+  // value) -> datapath port_no (0 = unknown source); null when the port has
+  // no unified VFs. Immutable; shared by the configs that name it.
+  std::shared_ptr<const std::vector<uint32_t>> sources;
+  bool active() const { return marks || sources != nullptr; }
+};
+
 // What a PMD polls and where it can transmit. Immutable once posted.
 struct PmdPortConfig {
   std::vector<RxqState*> rxqs;
   std::vector<TxTarget> tx;  // indexed by port_no
+  std::vector<RxqOffload> rxq_offload;  // parallel to rxqs (or empty: all plain)
 };
 
 // The PMD's counters: name and what it counts (shown by `sluicectl pmd-stats`).
@@ -112,7 +130,9 @@ struct PmdPortConfig {
   X(meter_drops, "packets dropped by a meter band")                              \
   X(executed, "packets executed for the slow path")                               \
   X(emc_off_periods, "times the EMC was bypassed for hitting too rarely")  \
-  X(flows, "megaflows installed")
+  X(flows, "megaflows installed")                                                 \
+  X(mark_hits, "packets that skipped lookup by their hardware MARK")              \
+  X(unknown_source_drops, "unified-proxy packets from an unknown source port")
 
 // Written by the PMD (relaxed), read by anyone.
 struct PmdCounters {
@@ -155,7 +175,12 @@ struct PmdOptions {
 };
 
 struct PmdCommand {
-  enum class Kind : uint8_t { kInstall, kModify, kRemove, kExecute, kPortConfig, kEmcFlush, kEmcProb };
+  // kMarkSet: mark `value` -> `flow`; kMarkClear: forget mark `value`;
+  // kMarkClearAll: forget every mark (pmd_offload.cc).
+  enum class Kind : uint8_t {
+    kInstall, kModify, kRemove, kExecute, kPortConfig, kEmcFlush, kEmcProb,
+    kMarkSet, kMarkClear, kMarkClearAll
+  };
   Kind kind;
   uint64_t seq;
   Megaflow* flow;
@@ -228,6 +253,12 @@ class Pmd {
   void FlushBuffer(TxBuffer& b);
   void SetPortConfig(const PmdPortConfig* config);
   void Housekeeping(uint64_t now_tsc);
+  // Offload (pmd_offload.cc): a burst from an rx queue whose RxqOffload is
+  // active: marked packets go straight to their megaflow, unified-proxy
+  // packets are split by source port, the rest take ProcessPackets.
+  void ProcessOffloadBurst(const RxqOffload& o, rte_mbuf** pkts, uint32_t n, uint32_t port_no);
+  void RunMarkedBatch(Megaflow* f, rte_mbuf** pkts, uint32_t n);
+  void ApplyMarkCommand(const PmdCommand& cmd);
 
   PmdOptions options_;
   std::thread thread_;
@@ -255,6 +286,10 @@ class Pmd {
   bool emc_active_ = true;
   uint64_t emc_window_lookups_ = 0;
   uint64_t emc_window_hits_ = 0;
+  // MARK id -> megaflow (partial offload), grown by kMarkSet. A slot is
+  // cleared (kMarkClear, or kRemove of its flow, which the Datapath always
+  // precedes by kMarkClear) before the flow can be freed.
+  std::vector<Megaflow*> mark_table_;
 
   PmdCounters counters_;
 };

@@ -4,10 +4,14 @@
 #include <rte_dev.h>
 #include <rte_devargs.h>
 #include <rte_errno.h>
+#include <rte_eth_vhost.h>
+#include <rte_flow.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace sluice::dp {
 namespace {
@@ -23,7 +27,31 @@ bool FindPort(const std::string& devargs, uint16_t* port_id) {
   return true;
 }
 
+// "0,1" for the marked queues of `enabled`, "none" when there are none.
+std::string QueueList(const std::vector<bool>& enabled) {
+  std::string out;
+  for (size_t q = 0; q < enabled.size(); ++q) {
+    if (enabled[q]) out += (out.empty() ? "" : ",") + std::to_string(q);
+  }
+  return out.empty() ? "none" : out;
+}
+
+constexpr rte_eth_event_type kVhostEvents[] = {RTE_ETH_EVENT_QUEUE_STATE, RTE_ETH_EVENT_INTR_LSC};
+
 }  // namespace
+
+std::vector<uint16_t> SpreadTxqs(const std::vector<bool>& enabled) {
+  std::vector<uint16_t> on;
+  for (size_t q = 0; q < enabled.size(); ++q) {
+    if (enabled[q]) on.push_back(static_cast<uint16_t>(q));
+  }
+  std::vector<uint16_t> map(enabled.size(), kNoTxq);
+  size_t next = 0;
+  for (size_t q = 0; q < enabled.size() && !on.empty(); ++q) {
+    map[q] = enabled[q] ? static_cast<uint16_t>(q) : on[next++ % on.size()];
+  }
+  return map;
+}
 
 std::unique_ptr<DpdkPort> DpdkPort::Open(const PortConfig& config, rte_mempool* pool,
                                          Status* status) {
@@ -73,6 +101,20 @@ std::unique_ptr<DpdkPort> DpdkPort::Open(const PortConfig& config, rte_mempool* 
   port->tx_retries_ = config.tx_retries >= 0 ? config.tx_retries
                       : port->is_vhost_      ? kVhostTxRetries
                                              : 0;
+  if (port->is_vhost_) {
+    // Tx queue remapping (port.h): nothing is enabled until the guest says
+    // so. Registered before configure, which starts the vhost socket.
+    port->txq_enabled_.assign(port->n_txq_, false);
+    for (auto type : kVhostEvents) {
+      rc = rte_eth_dev_callback_register(id, type, &DpdkPort::OnVhostEvent, port.get());
+      if (rc != 0) {
+        *status = Status::Errorf("port {}: cannot follow the guest's queue states: {}", config.name,
+                                 rte_strerror(-rc));
+        return nullptr;
+      }
+      port->vhost_events_ = true;
+    }
+  }
 
   rte_eth_conf conf;
   std::memset(&conf, 0, sizeof(conf));
@@ -89,6 +131,16 @@ std::unique_ptr<DpdkPort> DpdkPort::Open(const PortConfig& config, rte_mempool* 
   }
   if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE) {
     conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+  }
+  if (config.rx_metadata) {
+    // Before configure, as DPDK requires. ENOTSUP (the driver has no
+    // negotiation) is no error: the port just cannot do partial offload.
+    uint64_t features = RTE_ETH_RX_METADATA_USER_MARK | RTE_ETH_RX_METADATA_USER_FLAG;
+    int mrc = rte_eth_rx_metadata_negotiate(id, &features);
+    port->rx_metadata_features_ = mrc == 0 ? features : 0;
+    if (mrc != 0 && mrc != -ENOTSUP) {
+      spdlog::warn("port {}: rx metadata negotiation failed: {}", config.name, rte_strerror(-mrc));
+    }
   }
   rc = rte_eth_dev_configure(id, port->n_rxq_, port->n_txq_, &conf);
   if (rc != 0) {
@@ -131,10 +183,60 @@ std::unique_ptr<DpdkPort> DpdkPort::Open(const PortConfig& config, rte_mempool* 
   }
   rte_eth_promiscuous_enable(id);  // a switch port sees every frame (ignored where unsupported)
   port->FindQueueXstats();
+  // Events of a guest that came before the callbacks were registered are
+  // still pending in the driver.
+  if (port->is_vhost_) port->FollowVhostQueues(false);
   spdlog::info("port {}: {} (driver {}, ethdev {}), {} rxq, {} txq{}, {} tx retries", config.name,
                config.devargs, port->driver_, id, port->n_rxq_, port->n_txq_,
                port->txq_shared_ ? " (shared txqs)" : "", port->tx_retries_);
   return port;
+}
+
+std::unique_ptr<DpdkPort> DpdkPort::OpenUnifiedVf(const PortConfig& config, DpdkPort* proxy,
+                                                  Status* status) {
+  if (proxy == nullptr || proxy->tx_via_ != nullptr) {
+    *status = Status::Errorf("port {}: the unified proxy must be an ordinary port", config.name);
+    return nullptr;
+  }
+  if (config.unified_source_id > 0xffff) {
+    *status = Status::Errorf("port {}: unified source id {} is not a flow port id (0-65535)",
+                             config.name, config.unified_source_id);
+    return nullptr;
+  }
+  // The metadata field carries the source on rx and the destination on tx.
+  if (rte_flow_dynf_metadata_register() != 0) {
+    *status = Status::Errorf("port {}: cannot register the rte_flow metadata field: {}",
+                             config.name, rte_strerror(rte_errno));
+    return nullptr;
+  }
+  std::unique_ptr<DpdkPort> port(new DpdkPort());
+  port->config_ = config;
+  port->port_id_ = proxy->port_id_;
+  port->n_rxq_ = 0;
+  port->n_txq_ = proxy->n_txq_;
+  port->txq_shared_ = proxy->txq_shared_;
+  port->driver_ = proxy->driver_;
+  port->tx_retries_ = proxy->tx_retries_;
+  port->txqs_ = std::make_unique<TxQueue[]>(port->n_txq_);
+  port->tx_via_ = proxy;
+  spdlog::info("port {}: unified VF on {} (source id {})", config.name, proxy->name(),
+               config.unified_source_id);
+  return port;
+}
+
+uint16_t DpdkPort::TxViaProxy(uint16_t q, rte_mbuf** pkts, uint16_t n) {
+  const uint32_t id = config_.unified_source_id;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    *RTE_FLOW_DYNF_METADATA(pkts[i]) = id;
+    pkts[i]->ol_flags |= RTE_MBUF_DYNFLAG_TX_METADATA;
+    bytes += rte_pktmbuf_pkt_len(pkts[i]);
+  }
+  const uint16_t sent = tx_via_->TxBurst(q, pkts, n);
+  for (uint16_t i = sent; i < n; ++i) bytes -= rte_pktmbuf_pkt_len(pkts[i]);  // the caller's
+  vf_tx_packets_.fetch_add(sent, std::memory_order_relaxed);
+  vf_tx_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  return sent;
 }
 
 uint16_t DpdkPort::TxRetry(uint16_t q, rte_mbuf** pkts, uint16_t n, uint16_t sent) {
@@ -166,8 +268,53 @@ void DpdkPort::FindQueueXstats() {
   queue_xstat_ids_ = std::move(ids);
 }
 
+int DpdkPort::OnVhostEvent(uint16_t, rte_eth_event_type type, void* arg, void*) {
+  static_cast<DpdkPort*>(arg)->FollowVhostQueues(type == RTE_ETH_EVENT_INTR_LSC);
+  return 0;
+}
+
+// Steps 1 and 2 of the remapping protocol (port.h). Runs on the vhost
+// library's event thread (the driver raises both events from it, in order:
+// a guest's queue enables, then LSC up; at its end LSC down) and once from
+// Open.
+void DpdkPort::FollowVhostQueues(bool link_event) {
+  std::lock_guard lock(remap_mu_);
+  std::vector<bool> enabled = txq_enabled_;
+  if (link_event && !LinkUp()) {
+    // The guest has gone: the driver has reset its queue states without
+    // raising an event for each.
+    enabled.assign(enabled.size(), false);
+  }
+  rte_eth_vhost_queue_event ev;
+  while (rte_eth_vhost_get_queue_event(port_id_, &ev) == 0) {
+    // rx: a guest transmit ring (our rx queue), always polled. Tx queues
+    // beyond the configured ones (more queue pairs than PMDs) are unused.
+    if (ev.rx || ev.queue_id >= n_txq_) continue;
+    enabled[ev.queue_id] = ev.enable;
+  }
+  if (enabled == txq_enabled_) return;
+  txq_enabled_ = enabled;
+  std::vector<uint16_t> map = SpreadTxqs(enabled);
+  std::string shown;
+  for (uint16_t q = 0; q < n_txq_; ++q) {
+    txqs_[q].map.store(map[q], std::memory_order_release);
+    shown += (q ? " " : "") + std::to_string(q) + "->" +
+             (map[q] == kNoTxq ? std::string("drop") : std::to_string(map[q]));
+  }
+  spdlog::info("port {}: guest has enabled tx queues {}; tx queue map {}", config_.name,
+               QueueList(enabled), shown);
+}
+
 DpdkPort::~DpdkPort() {
-  if (port_id_ == RTE_MAX_ETHPORTS) return;
+  if (port_id_ == RTE_MAX_ETHPORTS || tx_via_ != nullptr) return;  // a VF owns no ethdev
+  for (auto type : kVhostEvents) {
+    if (!vhost_events_) break;
+    // -EAGAIN: the callback is running on the event thread right now.
+    while (rte_eth_dev_callback_unregister(port_id_, type, &DpdkPort::OnVhostEvent, this) ==
+           -EAGAIN) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
   rte_eth_dev_stop(port_id_);
   rte_eth_dev_info info;
   rte_device* dev = nullptr;
@@ -212,6 +359,17 @@ EthAddr DpdkPort::MacAddr() const {
 
 PortStats DpdkPort::Stats() const {
   PortStats s;
+  if (tx_via_ != nullptr) {
+    // A unified VF shares the proxy's ethdev: only what it sent is its own.
+    s.tx_packets = vf_tx_packets_.load(std::memory_order_relaxed);
+    s.tx_bytes = vf_tx_bytes_.load(std::memory_order_relaxed);
+    for (uint16_t q = 0; q < n_txq_; ++q) {
+      uint64_t d = txqs_[q].dropped.load(std::memory_order_relaxed);
+      s.txq_dropped.push_back(d);
+      s.tx_dropped += d;
+    }
+    return s;
+  }
   rte_eth_stats st;
   if (rte_eth_stats_get(port_id_, &st) != 0) return s;
   s.rx_packets = st.ipackets;

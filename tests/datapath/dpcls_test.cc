@@ -161,6 +161,7 @@ TEST(DpclsTest, MatchesLinearScanOnRandomRules) {
     Model model;
     int lookups = 0;
     int hits = 0;
+    int smc_lookups = 0;
     size_t max_rules = 0;
     for (int step = 0; step < 4000; ++step) {
       const int op = static_cast<int>(rng() % 10);
@@ -200,12 +201,31 @@ TEST(DpclsTest, MatchesLinearScanOnRandomRules) {
         DpclsRule* gen_rules[kMaxBurst] = {};
         const uint32_t spec_found = spec.LookupBatch(keys, map, spec_rules);
         const uint32_t gen_found = gen.LookupBatch(keys, map, gen_rules);
+        // Through the signature cache (invariant 7), with full hashes or,
+        // every other time, hashes from a tiny domain, so that many keys
+        // share a bucket and a hash; entries outlive removed rules, whose
+        // indexes other rules reuse.
+        uint32_t hashes[kMaxBurst];
+        const bool tiny = (step / 7) % 2 == 1;
+        for (int i = 0; i < kMaxBurst; ++i) {
+          hashes[i] = tiny ? FlowKeyHash(storage[i]) % 5 : FlowKeyHash(storage[i]);
+        }
+        DpclsRule* smc_rules[kMaxBurst] = {};
+        const uint32_t smc_found = spec.LookupBatch(keys, hashes, map, smc_rules);
+        const uint32_t smc_again = spec.LookupBatch(keys, hashes, map, smc_rules);
+        ASSERT_EQ(smc_found, smc_again) << "step " << step;
+        if (spec.n_subtables() >= kSmcMinSubtables) {
+          ASSERT_TRUE(spec.smc_active());
+          ++smc_lookups;
+        }
         for (int i = 0; i < kMaxBurst; ++i) {
           const uint32_t bit = 1u << i;
           const int want = (map & bit) ? model.Find(storage[i]) : -1;
           ASSERT_EQ((spec_found & bit) != 0, want >= 0) << "step " << step << " key " << i;
           ASSERT_EQ((gen_found & bit) != 0, want >= 0) << "step " << step << " key " << i;
+          ASSERT_EQ((smc_found & bit) != 0, want >= 0) << "step " << step << " key " << i;
           if (want >= 0) {
+            ASSERT_EQ(smc_rules[i], model.flows[want].spec.get()) << "step " << step;
             ASSERT_EQ(spec_rules[i], model.flows[want].spec.get()) << "step " << step;
             ASSERT_EQ(gen_rules[i], model.flows[want].gen.get()) << "step " << step;
             ++hits;
@@ -224,6 +244,9 @@ TEST(DpclsTest, MatchesLinearScanOnRandomRules) {
       max_rules = std::max(max_rules, model.flows.size());
     }
     EXPECT_GT(lookups, 500);
+    if (n_masks >= static_cast<int>(kSmcMinSubtables) + 2) {
+      EXPECT_GT(smc_lookups, 100);
+    }
     EXPECT_GT(hits, 5000);  // the random keys really exercise hits
     EXPECT_GT(max_rules, 300u);
     // Single-key Lookup agrees too.

@@ -12,7 +12,9 @@
 // vhost-user server and as client); two guests exchanging traffic, one with
 // two queue pairs; a guest killed and restarted (no switch restart, no mbuf
 // leak); a guest that stops reading (the PMD keeps forwarding for the other
-// ports, the drops are counted per port).
+// ports, the drops are counted per port); a guest that enables fewer queue
+// pairs than the port has, with two PMDs transmitting to it (tx queue
+// remapping).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -699,6 +701,90 @@ TEST_F(VhostTest, StoppedGuestDoesNotStallThePmd) {
   EXPECT_TRUE(
       PollUntil([&] { return Stat(PortJson(sw_, "vm1"), "tx_packets") == tx_before + 32; }, 10))
       << PortJson(sw_, "vm1").dump();
+}
+
+// Tx queue remapping. The vhost port has two queue pairs and the switch two
+// PMDs (one tx queue each: PMD i transmits on queue i), but the guest
+// enables one queue pair. The tap has two rx queues (--n-rxq 2; the kernel
+// spreads the test's flows over them by hash), polled by different PMDs, so
+// both PMDs transmit to the guest: everything reaches it on device queue 0
+// and nothing is dropped. The guest then comes back with two queue pairs
+// (each PMD on its own queue again) and once more with one (the driver
+// forgets the queue states of a guest that goes, with no event per queue:
+// the port must too).
+TEST_F(VhostTest, GuestWithFewerQueuePairsGetsEveryPmdsTraffic) {
+  const std::string sock = Sock("vm1");
+  ASSERT_TRUE(sw_.Start({"--fail-mode", "secure", "--pmd-cpu-mask", "0x3", "--n-rxq", "2",  //
+                         "--port", "p0=net_tap_vh0,iface=" + tap_,                          //
+                         "--port", "vm1=net_vhost0,iface=" + sock + ",queues=2",            //
+                         "--of-flow", "priority=10,in_port=1,udp,actions=output:2",
+                         "--of-flow", "priority=10,in_port=2,actions=output:1"}));
+  ASSERT_TRUE(tap_peer_.Open(tap_));
+
+  // The tap's two rx queues are polled by different PMDs.
+  MgmtReply rxqs = sw_.Call("pmd-rxq-show");
+  int pmd_of[2] = {-1, -1};
+  for (const auto& q : rxqs.json) {
+    if (q["port"] == "p0" && q["queue"].get<int>() < 2) pmd_of[q["queue"].get<int>()] = q["pmd"];
+  }
+  ASSERT_GE(pmd_of[0], 0) << rxqs.text;
+  ASSERT_GE(pmd_of[1], 0) << rxqs.text;
+  ASSERT_NE(pmd_of[0], pmd_of[1]) << rxqs.text;
+  nlohmann::json vm1 = PortJson(sw_, "vm1");
+  ASSERT_EQ(Stat(vm1, "n_txq"), 2u) << vm1.dump();
+
+  uint32_t first = 0;
+  auto phase = [&](int guest_queues, const std::string& tag) {
+    SCOPED_TRACE("guest with " + std::to_string(guest_queues) + " queue pair(s), " + tag);
+    Guest guest;
+    Guest::Options o;
+    o.sock = sock;
+    o.queues = guest_queues;
+    ASSERT_TRUE(guest.Start(o, GuestLog("vm1-" + tag), Tag(tag)));
+    ASSERT_TRUE(WaitLink("vm1", true)) << guest.Log();
+    ASSERT_TRUE(WarmUp(tap_peer_, sw_, {"vm1"})) << guest.Log();
+    nlohmann::json base = PortJson(sw_, "vm1"), tap_base = PortJson(sw_, "p0");
+
+    const int kFrames = 512;
+    EchoResult r = Echo(tap_peer_, first, kFrames);
+    first += kFrames;
+    nlohmann::json now = PortJson(sw_, "vm1"), tap_now = PortJson(sw_, "p0");
+    EXPECT_EQ(r.sent, kFrames);
+    EXPECT_EQ(r.received, kFrames) << Describe(r) << "\n" << now.dump() << "\n" << sw_.Log();
+    EXPECT_EQ(r.wrong + r.stray, 0) << Describe(r);
+    EXPECT_EQ(Stat(now, "tx_packets") - Stat(base, "tx_packets"), uint64_t{kFrames}) << now.dump();
+    EXPECT_EQ(Stat(now, "tx_dropped"), Stat(base, "tx_dropped")) << now.dump();
+    // Both tap queues, hence both PMDs, carried test frames.
+    auto delta = [](const nlohmann::json& a, const nlohmann::json& b, const char* key, size_t q) {
+      return a[key][q].get<uint64_t>() - b[key][q].get<uint64_t>();
+    };
+    ASSERT_EQ(tap_now["rxq_packets"].size(), 2u) << tap_now.dump();
+    EXPECT_GT(delta(tap_now, tap_base, "rxq_packets", 0), 0u) << tap_now.dump();
+    EXPECT_GT(delta(tap_now, tap_base, "rxq_packets", 1), 0u) << tap_now.dump();
+    // Per device queue of vm1: with one queue pair, queue 0 carries
+    // everything; with two, each PMD's share goes on its own queue.
+    ASSERT_EQ(now["txq_packets"].size(), 2u) << now.dump();
+    uint64_t q0 = delta(now, base, "txq_packets", 0), q1 = delta(now, base, "txq_packets", 1);
+    if (guest_queues == 1) {
+      EXPECT_EQ(q0, uint64_t{kFrames}) << now.dump();
+      EXPECT_EQ(q1, 0u) << now.dump();
+    } else {
+      EXPECT_GT(q0, 0u) << now.dump();
+      EXPECT_GT(q1, 0u) << now.dump();
+      EXPECT_EQ(q0 + q1, uint64_t{kFrames}) << now.dump();
+    }
+    guest.Stop();
+    ASSERT_TRUE(WaitLink("vm1", false));
+  };
+  phase(1, "e1");
+  if (HasFatalFailure()) return;
+  phase(2, "e2");
+  if (HasFatalFailure()) return;
+  phase(1, "e3");
+  // The switch logged each remapping.
+  std::string log = sw_.Log();
+  EXPECT_NE(log.find("tx queue map 0->0 1->0"), std::string::npos) << log;
+  EXPECT_NE(log.find("tx queue map 0->0 1->1"), std::string::npos) << log;
 }
 
 }  // namespace
