@@ -56,6 +56,7 @@ nlohmann::json UpcallStatsJson(const Ofproto& br) {
   ofproto::OfprotoStats s = br.stats();
   return {{"bridge", br.name()},
           {"upcalls", s.upcalls},
+          {"deduped", s.deduped},
           {"installed", s.installed},
           {"over_limit", s.over_limit},
           {"xlate_errors", s.xlate_errors},
@@ -74,12 +75,14 @@ nlohmann::json UpcallStatsJson(const Ofproto& br) {
 std::string UpcallStatsText(const Ofproto& br) {
   ofproto::OfprotoStats s = br.stats();
   return fmt::format(
-      "{}: upcalls {} (installed {}, over flow limit {}, translation errors {})\n"
+      "{}: upcalls {} ({} executed with an earlier translation of their batch; "
+      "installed {}, over flow limit {}, translation errors {})\n"
       "  packet-ins {}  packet-outs {}\n"
       "  megaflows tracked {}  flow limit {}\n"
       "  revalidation passes {} (last {} ms): re-translated {}, modified {}, "
       "deleted idle {}, deleted stale {}\n",
-      br.name(), s.upcalls, s.installed, s.over_limit, s.xlate_errors, s.packet_ins, s.packet_outs,
+      br.name(), s.upcalls, s.deduped, s.installed, s.over_limit, s.xlate_errors, s.packet_ins,
+      s.packet_outs,
       s.ukeys, s.flow_limit, s.revalidations, s.last_revalidate_ms, s.revalidated, s.modified,
       s.deleted_idle, s.deleted_stale);
 }

@@ -40,6 +40,7 @@ dp::PmdCountersSnapshot Delta(const dp::PmdCountersSnapshot& now,
     d.parse_drops[i] = now.parse_drops[i] - before->parse_drops[i];
   }
   d.flows = now.flows;
+  d.emc_state = now.emc_state;  // a gauge, like flows
   return d;
 }
 
@@ -87,6 +88,7 @@ nlohmann::json PmdStatsJson(const StatsSample& now, const StatsSample* prev) {
                               static_cast<double>(d.busy_cycles + d.idle_cycles)
                         : 0.0;
     j["subtables"] = p.n_subtables;
+    j["emc"] = dp::EmcStateName(p.counters.emc_state);  // why emc_state is off
     j["upcall_backlog"] = p.upcall_backlog;
     nlohmann::json rxqs = nlohmann::json::array();
     for (const auto& q : p.rxqs) {
@@ -155,6 +157,7 @@ std::string PmdStatsText(const StatsSample& now, const StatsSample* prev) {
     out += fmt::format("  emc hits: {} ({:.1f}%)  megaflow hits: {} ({:.1f}%)  misses: {} ({:.1f}%)\n",
                        c.emc_hits, pct(c.emc_hits), c.dpcls_hits, pct(c.dpcls_hits), c.misses,
                        pct(c.misses));
+    out += fmt::format("  emc: {}\n", dp::EmcStateName(c.emc_state));
     out += fmt::format("  upcalls: {}  lost upcalls: {}  userspace: {}  executed: {}\n", c.upcalls,
                        c.lost_upcalls, c.userspace, c.executed);
     out += fmt::format("  megaflows: {}  subtables: {}  upcall backlog: {}\n", c.flows,

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "datapath/packet/packet.h"
+#include "ofproto/upcall_handler.h"
 
 namespace sluice::ofproto {
 
@@ -95,7 +96,10 @@ void BridgeSet::Start() {
 
 void BridgeSet::Stop() {
   stop_.store(true);
-  for (auto& t : handlers_) t.join();
+  for (auto& t : handlers_) {
+    dp_->WakeUpcallHandlers();  // (again per thread: a woken one may drain another's wakeup)
+    t.join();
+  }
   handlers_.clear();
   std::unique_lock lock(mu_);
   if (!started_) return;
@@ -103,48 +107,69 @@ void BridgeSet::Stop() {
   for (auto& [name, br] : by_name_) br->Stop();
 }
 
-std::shared_ptr<Ofproto> BridgeSet::Route(const dp::Upcall& u) const {
-  std::shared_lock lock(mu_);
+const std::shared_ptr<Ofproto>* BridgeSet::RouteLocked(const dp::Upcall& u) const {
   if (u.type == dp::UpcallType::kUserspace) {
     auto id = Ofproto::CookieBridge(u.cookie);
     if (!id) return nullptr;
     auto it = by_id_.find(*id);
-    return it == by_id_.end() ? nullptr : it->second;
+    return it == by_id_.end() ? nullptr : &it->second;
   }
   auto it = by_port_.find(u.key.in_port);
-  return it == by_port_.end() ? nullptr : it->second;
+  return it == by_port_.end() ? nullptr : &it->second;
 }
 
 size_t BridgeSet::HandleUpcalls(size_t max) {
-  size_t n = 0;
-  dp::Upcall u;
-  while (n < max && dp_->RecvUpcall(&u)) {
-    ++n;
-    if (auto br = Route(u)) {
-      br->HandleUpcall(u);
-    } else {
-      orphans_.fetch_add(1, std::memory_order_relaxed);
-      rte_pktmbuf_free(u.packet);
+  constexpr size_t kBatch = Ofproto::kUpcallBatch;
+  dp::Upcall batch[kBatch];
+  size_t total = 0;
+  while (total < max) {
+    const size_t n = dp_->RecvUpcalls(batch, std::min(kBatch, max - total));
+    if (n == 0) break;
+    total += n;
+    // Route the batch under one shared lock; keep each bridge alive (one
+    // reference per bridge, not per upcall) while its upcalls are handled.
+    uint8_t owner[kBatch];  // index into bridges; kNone: no bridge
+    constexpr uint8_t kNone = 0xff;
+    std::vector<std::shared_ptr<Ofproto>> bridges;
+    {
+      std::shared_lock lock(mu_);
+      for (size_t i = 0; i < n; ++i) {
+        const std::shared_ptr<Ofproto>* br = RouteLocked(batch[i]);
+        owner[i] = kNone;
+        if (br == nullptr) continue;
+        size_t b = 0;
+        while (b < bridges.size() && bridges[b] != *br) ++b;
+        if (b == bridges.size()) bridges.push_back(*br);
+        owner[i] = static_cast<uint8_t>(b);
+      }
+    }
+    size_t orphans = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (owner[i] != kNone) continue;
+      ++orphans;
+      rte_pktmbuf_free(batch[i].packet);
+    }
+    if (orphans) orphans_.fetch_add(orphans, std::memory_order_relaxed);
+    if (bridges.size() == 1 && orphans == 0) {
+      bridges[0]->HandleUpcallBatch(batch, n);  // the common case: no regrouping
+      continue;
+    }
+    // Several bridges: each gets its upcalls, in the order received.
+    dp::Upcall mine[kBatch];
+    for (size_t b = 0; b < bridges.size(); ++b) {
+      size_t m = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (static_cast<size_t>(owner[i]) == b) mine[m++] = batch[i];
+      }
+      bridges[b]->HandleUpcallBatch(mine, m);
     }
   }
-  return n;
+  return total;
 }
 
 void BridgeSet::HandlerMain() {
-  // Idle backoff: 50 us after work, doubling per empty round up to 1 ms.
-  // A fixed 100 us nap woke the handler ~6,600 times a second on an idle
-  // switch, stealing timeslices from whatever shares its core (a VM's
-  // vCPU, on a small hypervisor); now an idle handler wakes ~1,000 times a
-  // second and a miss after a quiet spell waits at most 1 ms.
-  uint32_t nap_us = kMinNapUs;
-  while (!stop_.load(std::memory_order_relaxed)) {
-    if (HandleUpcalls(64) != 0) {
-      nap_us = kMinNapUs;
-      continue;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(nap_us));
-    nap_us = std::min(nap_us * 2, kMaxNapUs);
-  }
+  RunUpcallHandler(dp_, stop_, [this] { return HandleUpcalls(Ofproto::kUpcallBatch); },
+                   park_timeout_ms_);
 }
 
 }  // namespace sluice::ofproto

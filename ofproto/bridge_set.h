@@ -16,7 +16,11 @@
 //   - Bridges are shared_ptrs: a view or handler that looked one up keeps it
 //     alive while a removal from the store goes ahead.
 //   - Each bridge keeps its own revalidator (Ofproto::Start with no
-//     handlers); the set's handlers do the translation work.
+//     handlers); the set's handlers do the translation work: they take
+//     upcalls in batches (Datapath::RecvUpcalls), route a batch under one
+//     shared lock, and hand each bridge its share (in the order received)
+//     as one Ofproto::HandleUpcallBatch. Idle handlers nap, then park until
+//     a PMD wakes them (ofproto/upcall_handler.h).
 //
 // Thread-safety: every method may be called from any thread; mu_ (shared)
 // guards the maps, handlers look up under the shared lock.
@@ -32,6 +36,7 @@
 
 #include "datapath/dpif/datapath.h"
 #include "ofproto/ofproto.h"
+#include "ofproto/upcall_handler.h"
 
 namespace sluice::ofproto {
 
@@ -62,14 +67,17 @@ class BridgeSet {
   // call HandleUpcalls().
   void Start();
   void Stop();
+  // How long a parked handler sleeps without a wakeup (< 0: until woken);
+  // call before Start(). Tests use -1 to show that the wakeup works.
+  void set_park_timeout_ms(int ms) { park_timeout_ms_ = ms; }
   size_t HandleUpcalls(size_t max = SIZE_MAX);
 
   uint64_t orphan_upcalls() const { return orphans_.load(std::memory_order_relaxed); }
 
  private:
-  static constexpr uint32_t kMinNapUs = 50, kMaxNapUs = 1000;  // idle handler backoff
   void HandlerMain();
-  std::shared_ptr<Ofproto> Route(const dp::Upcall& u) const;
+  // The bridge an upcall belongs to (mu_ held, shared); nullptr: none.
+  const std::shared_ptr<Ofproto>* RouteLocked(const dp::Upcall& u) const;
 
   dp::Datapath* dp_;
   uint32_t n_handlers_;
@@ -82,6 +90,7 @@ class BridgeSet {
   std::atomic<bool> stop_{false};
   std::vector<std::thread> handlers_;
   std::atomic<uint64_t> orphans_{0};
+  int park_timeout_ms_ = kHandlerParkTimeoutMs;
 };
 
 }  // namespace sluice::ofproto

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "datapath/actions/actions_format.h"
 #include "datapath/flow/flow_format.h"
 #include "datapath/flow/parse.h"
 #include "datapath/packet/packet.h"
+#include "ofproto/upcall_handler.h"
 
 namespace sluice::ofproto {
 
@@ -61,25 +63,35 @@ void Ofproto::Start() {
 }
 
 void Ofproto::Stop() {
-  stop_.store(true);
-  for (auto& t : handlers_) t.join();
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_.store(true);
+  }
+  stop_cv_.notify_all();
+  for (auto& t : handlers_) {
+    dp_->WakeUpcallHandlers();  // (again per thread: a woken one may drain another's wakeup)
+    t.join();
+  }
   handlers_.clear();
   if (revalidator_.joinable()) revalidator_.join();
 }
 
 void Ofproto::HandlerMain() {
-  while (!stop_.load(std::memory_order_relaxed)) {
-    if (HandleUpcalls(64) == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
-  }
+  RunUpcallHandler(dp_, stop_, [this] { return HandleUpcalls(kUpcallBatch); });
 }
 
 void Ofproto::RevalidatorMain() {
-  auto next = std::chrono::steady_clock::now();
+  // Sleeps until the next pass is due (or Stop()), not in short naps: an
+  // idle bridge wakes once per revalidate_interval_ms.
+  const auto interval = std::chrono::milliseconds(options_.revalidate_interval_ms);
+  auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
+  std::unique_lock lock(stop_mu_);
   while (!stop_.load(std::memory_order_relaxed)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (std::chrono::steady_clock::now() < next) continue;
+    if (stop_cv_.wait_until(lock, next, [this] { return stop_.load(std::memory_order_relaxed); })) break;
+    lock.unlock();
     Revalidate();
-    next = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.revalidate_interval_ms);
+    lock.lock();
+    next = std::chrono::steady_clock::now() + interval;
   }
 }
 
@@ -122,13 +134,13 @@ std::vector<XlatePort> Ofproto::Ports() const {
 
 // --- Translation environment ---
 
-XlateEnv Ofproto::EnvLocked() const {
+XlateEnv Ofproto::EnvLocked(uint64_t now_ms) const {
   XlateEnv env;
   env.tables = &tables_;
   env.groups = &groups_;
   env.mac = const_cast<MacLearning*>(&mac_);
   env.ports = ports_;
-  env.now_ms = options_.clock();
+  env.now_ms = now_ms;
   env.miss_to_controller = miss_to_controller_;
   env.controller_cookie = [this](const ControllerRequest& r) {
     return const_cast<Ofproto*>(this)->ControllerCookie(r);
@@ -265,8 +277,7 @@ OfpResult Ofproto::PacketOut(const uint8_t* data, uint32_t len, uint32_t in_port
   if (!m) return MakeError(ofperr::kBadRequest, 0, "no packet buffer for packet-out");
   Status s = dp_->Execute(0, m, in_port, layout, std::make_shared<const dp::DpActions>(r.actions));
   if (!s.ok()) return MakeError(ofperr::kBadRequest, 0, s.message());
-  std::lock_guard lock(stats_mu_);
-  stats_.packet_outs++;
+  stats_.packet_outs.fetch_add(1, std::memory_order_relaxed);
   return std::nullopt;
 }
 
@@ -292,6 +303,11 @@ std::vector<Group> Ofproto::Groups() const {
 void Ofproto::CreditGroups(const std::vector<std::pair<uint32_t, int>>& groups, uint64_t packets,
                            uint64_t bytes) {
   std::shared_lock lock(mu_);
+  CreditGroupsLocked(groups, packets, bytes);
+}
+
+void Ofproto::CreditGroupsLocked(const std::vector<std::pair<uint32_t, int>>& groups,
+                                 uint64_t packets, uint64_t bytes) const {
   for (auto [id, bucket] : groups) {
     const Group* g = groups_.Find(id);
     if (!g || !g->counters) continue;  // deleted since the translation
@@ -357,88 +373,242 @@ void Ofproto::set_miss_to_controller(bool on) {
 
 // --- Upcalls ---
 
-size_t Ofproto::HandleUpcalls(size_t max) {
-  size_t n = 0;
-  dp::Upcall u;
-  while (n < max && dp_->RecvUpcall(&u)) {
-    HandleUpcall(u);
-    ++n;
-  }
-  return n;
+namespace {
+
+// One translation of an upcall batch and the misses that share it.
+struct alignas(64) BatchXlate {
+  dp::FlowKey masked;  // the first miss's key under r.wc.dp
+  XlateResult r;
+  dp::DpActionsPtr actions;
+  const dp::Upcall* first = nullptr;  // the miss that was translated
+  uint32_t hash = 0;                  // FlowKeyHash(masked), when mask_slot >= 0
+  int mask_slot = -1;                 // index in BatchScratch::masks; -1: not looked up
+  uint32_t packets = 0;               // misses executed with it
+  uint64_t bytes = 0;
+};
+
+// Per handler thread, reused batch after batch (the vectors in the
+// translations keep their capacity).
+struct BatchScratch {
+  static constexpr int kMaxMasks = 8;  // distinct megaflow masks looked up per batch
+  BatchXlate xl[Ofproto::kUpcallBatch];
+  uint8_t xl_of[Ofproto::kUpcallBatch];  // per miss: its translation
+  const dp::FlowMask* masks[kMaxMasks];
+  int n_masks = 0;
+  dp::FlowPutOp puts[Ofproto::kUpcallBatch];
+  dp::ExecuteOp execs[Ofproto::kUpcallBatch];
+  // The last few action lists made: megaflows with equal actions share one.
+  static constexpr size_t kRecent = 4;
+  dp::DpActionsPtr recent[kRecent];
+  size_t recent_next = 0;
+};
+
+BatchScratch& Scratch() {
+  static thread_local BatchScratch s;
+  return s;
 }
 
-void Ofproto::HandleUpcall(dp::Upcall& u) {
-  if (u.type == dp::UpcallType::kUserspace) {
-    ControllerRequest req;
-    if (!DecodeControllerCookie(u.cookie, &req)) {
-      rte_pktmbuf_free(u.packet);
-      return;
+// The translation in s.xl[0..n_xl) whose megaflow covers `u` on u's PMD, or -1.
+int FindBatchXlate(const BatchScratch& s, size_t n_xl, const dp::Upcall& u) {
+  alignas(64) dp::FlowKey masked;
+  for (int m = 0; m < s.n_masks; ++m) {
+    dp::MaskKey(u.key, *s.masks[m], &masked);
+    const uint32_t h = dp::FlowKeyHash(masked);
+    for (size_t t = 0; t < n_xl; ++t) {
+      const BatchXlate& x = s.xl[t];
+      if (x.hash == h && x.mask_slot == m && x.first->pmd_index == u.pmd_index &&
+          std::memcmp(&x.masked, &masked, sizeof(masked)) == 0) {
+        return static_cast<int>(t);
+      }
     }
-    PacketIn pi;
-    uint32_t len = dp::PacketHeadLen(u.packet);
-    uint32_t take = req.max_len == kControllerMaxLenNoBuffer ? len : std::min<uint32_t>(len, req.max_len);
-    pi.data.assign(dp::PacketData(u.packet), dp::PacketData(u.packet) + take);
-    pi.total_len = dp::PacketLen(u.packet);
-    pi.in_port = u.key.in_port;
-    pi.reason = req.reason;
-    pi.table_id = req.table_id;
-    pi.cookie = req.rule_cookie;
-    pi.metadata = req.metadata;
+  }
+  return -1;
+}
+
+int MaskSlot(BatchScratch& s, const dp::FlowMask& mask) {
+  for (int m = 0; m < s.n_masks; ++m) {
+    if (std::memcmp(s.masks[m], &mask, sizeof(mask)) == 0) return m;
+  }
+  if (s.n_masks == BatchScratch::kMaxMasks) return -1;
+  s.masks[s.n_masks] = &mask;
+  return s.n_masks++;
+}
+
+dp::DpActionsPtr InternActions(BatchScratch& s, const std::vector<dp::DpAction>& actions) {
+  for (const auto& p : s.recent) {
+    if (p && p->actions() == actions) return p;
+  }
+  auto p = std::make_shared<const dp::DpActions>(actions);
+  s.recent[s.recent_next] = p;
+  s.recent_next = (s.recent_next + 1) % BatchScratch::kRecent;
+  return p;
+}
+
+}  // namespace
+
+size_t Ofproto::HandleUpcalls(size_t max) {
+  dp::Upcall batch[kUpcallBatch];
+  size_t total = 0;
+  while (total < max) {
+    const size_t n = dp_->RecvUpcalls(batch, std::min(kUpcallBatch, max - total));
+    if (n == 0) break;
+    HandleUpcallBatch(batch, n);
+    total += n;
+  }
+  return total;
+}
+
+void Ofproto::HandleUpcallBatch(dp::Upcall* ups, size_t n) {
+  dp::Upcall* misses[kUpcallBatch];
+  size_t n_miss = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (ups[i].type == dp::UpcallType::kUserspace) {
+      HandlePacketIn(ups[i]);
+      continue;
+    }
+    misses[n_miss++] = &ups[i];
+    if (n_miss == kUpcallBatch) {
+      HandleMissBatch(misses, n_miss);
+      n_miss = 0;
+    }
+  }
+  if (n_miss != 0) HandleMissBatch(misses, n_miss);
+}
+
+void Ofproto::HandlePacketIn(dp::Upcall& u) {
+  ControllerRequest req;
+  if (!DecodeControllerCookie(u.cookie, &req)) {
     rte_pktmbuf_free(u.packet);
-    {
-      std::lock_guard lock(stats_mu_);
-      stats_.packet_ins++;
-    }
-    std::lock_guard lock(listener_mu_);
-    if (packet_in_listener_) packet_in_listener_(pi);
     return;
   }
+  PacketIn pi;
+  uint32_t len = dp::PacketHeadLen(u.packet);
+  uint32_t take = req.max_len == kControllerMaxLenNoBuffer ? len : std::min<uint32_t>(len, req.max_len);
+  pi.data.assign(dp::PacketData(u.packet), dp::PacketData(u.packet) + take);
+  pi.total_len = dp::PacketLen(u.packet);
+  pi.in_port = u.key.in_port;
+  pi.reason = req.reason;
+  pi.table_id = req.table_id;
+  pi.cookie = req.rule_cookie;
+  pi.metadata = req.metadata;
+  rte_pktmbuf_free(u.packet);
+  stats_.packet_ins.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(listener_mu_);
+  if (packet_in_listener_) packet_in_listener_(pi);
+}
 
-  OfFlow flow = FlowFromKey(u.key);
-  XlateResult r;
+// The batch's steps (class comment, "Upcalls are handled in batches"):
+//   1. under mu_ (shared): translate each miss, unless an earlier
+//      translation's megaflow covers it; credit rules and groups;
+//   2. one FlowPutBatch for the translations (the flow limit applied there);
+//   3. ukeys for what was put, under ukey_mu_ once;
+//   4. one ExecuteBatch for every miss, in the order received.
+void Ofproto::HandleMissBatch(dp::Upcall* const* misses, size_t n) {
+  BatchScratch& s = Scratch();
+  const uint64_t now = options_.clock();
+  size_t n_xl = 0;
+  uint64_t deduped = 0, xlate_errors = 0;
   uint64_t version;
+  s.n_masks = 0;
   {
     std::shared_lock lock(mu_);
-    XlateEnv env = EnvLocked();
+    const XlateEnv env = EnvLocked(now);
     version = InputsVersionLocked();
-    Xlate(env, flow, &r);
-  }
-  auto actions = std::make_shared<const dp::DpActions>(r.actions);
-  bool installed = false;
-  {
-    std::lock_guard lock(stats_mu_);
-    stats_.upcalls++;
-    if (r.error != XlateResult::Error::kNone) stats_.xlate_errors++;
-  }
-  if (dp_->FlowCount() < flow_limit_.load(std::memory_order_relaxed)) {
-    dp::Ufid ufid;
-    Status st = dp_->FlowPut(u.key, r.wc.dp, actions, u.pmd_index, &ufid);
-    if (st.ok()) {
-      installed = true;
-      std::lock_guard lock(ukey_mu_);
-      Ukey& k = ukeys_[UkeyId{ufid, u.pmd_index}];
-      k.ufid = ufid;
-      k.pmd = u.pmd_index;
-      k.key = u.key;
-      k.mask = r.wc.dp;
-      k.actions = r.actions;
-      k.rules = r.rules;
-      k.groups = r.groups;
-      k.version = version;
-      k.created_ms = options_.clock();
+    for (size_t i = 0; i < n; ++i) {
+      const dp::Upcall& u = *misses[i];
+      const uint64_t len = dp::PacketLen(u.packet);
+      if (n_xl != 0) {
+        if (int t = FindBatchXlate(s, n_xl, u); t >= 0) {
+          s.xl_of[i] = static_cast<uint8_t>(t);
+          s.xl[t].packets++;
+          s.xl[t].bytes += len;
+          ++deduped;
+          continue;
+        }
+      }
+      BatchXlate& x = s.xl[n_xl];
+      x.r.learned = false;
+      Xlate(env, FlowFromKey(u.key), &x.r);
+      if (x.r.error != XlateResult::Error::kNone) ++xlate_errors;
+      x.first = &u;
+      x.packets = 1;
+      x.bytes = len;
+      dp::MaskKey(u.key, x.r.wc.dp, &x.masked);
+      x.mask_slot = MaskSlot(s, x.r.wc.dp);
+      x.hash = x.mask_slot >= 0 ? dp::FlowKeyHash(x.masked) : 0;
+      s.xl_of[i] = static_cast<uint8_t>(n_xl++);
+    }
+    // The packets themselves are the rules' too (the megaflow counts only
+    // what follows them), as in Open vSwitch.
+    for (size_t t = 0; t < n_xl; ++t) {
+      const BatchXlate& x = s.xl[t];
+      for (const auto& rule : x.r.rules) rule->AddStats(x.packets, x.bytes, now);
+      if (!x.r.groups.empty()) CreditGroupsLocked(x.r.groups, x.packets, x.bytes);
     }
   }
-  {
-    std::lock_guard lock(stats_mu_);
-    (installed ? stats_.installed : stats_.over_limit)++;
+
+  for (size_t t = 0; t < n_xl; ++t) {
+    BatchXlate& x = s.xl[t];
+    x.actions = InternActions(s, x.r.actions);
+    dp::FlowPutOp& op = s.puts[t];
+    op.key = &x.first->key;
+    op.mask = &x.r.wc.dp;
+    op.actions = x.actions;
+    op.pmd = x.first->pmd_index;
   }
-  // The packet itself is the rules' too (the megaflow counts only what
-  // follows it), as in Open vSwitch.
-  uint64_t len = dp::PacketLen(u.packet), now = options_.clock();
-  for (const auto& rule : r.rules) rule->AddStats(1, len, now);
-  if (!r.groups.empty()) CreditGroups(r.groups, 1, len);
-  Status st = dp_->Execute(u.pmd_index, u.packet, u.key.in_port, u.layout, actions);
-  if (!st.ok()) spdlog::warn("{}: execute failed: {}", options_.name, st.message());
+  dp_->FlowPutBatch(s.puts, n_xl, flow_limit_.load(std::memory_order_relaxed));
+
+  uint64_t installed = 0, over_limit = 0;
+  {
+    std::lock_guard lock(ukey_mu_);
+    for (size_t t = 0; t < n_xl; ++t) {
+      BatchXlate& x = s.xl[t];
+      const dp::FlowPutOp& op = s.puts[t];
+      if (!op.ok()) {
+        ++over_limit;
+        continue;
+      }
+      ++installed;
+      Ukey& k = ukeys_[UkeyId{op.ufid, op.pmd}];
+      k.ufid = op.ufid;
+      k.pmd = op.pmd;
+      k.key.Set(x.first->key);
+      k.mask.Set(x.r.wc.dp);
+      k.actions = x.actions;
+      k.rules = std::move(x.r.rules);
+      k.groups = std::move(x.r.groups);
+      k.version = version;
+      k.created_ms = now;
+    }
+  }
+
+  for (size_t i = 0; i < n; ++i) {
+    const dp::Upcall& u = *misses[i];
+    dp::ExecuteOp& op = s.execs[i];
+    op.pmd = u.pmd_index;
+    op.packet = u.packet;
+    op.in_port = u.key.in_port;
+    op.layout = u.layout;
+    op.actions = s.xl[s.xl_of[i]].actions;
+  }
+  if (size_t bad = dp_->ExecuteBatch(s.execs, n); bad != 0) {
+    spdlog::warn("{}: {} upcalled packet(s) not executed: no such PMD", options_.name, bad);
+  }
+  // Drop the batch's references now (the datapath holds what it needs).
+  for (size_t i = 0; i < n; ++i) s.execs[i].actions.reset();
+  for (size_t t = 0; t < n_xl; ++t) {
+    s.puts[t].actions.reset();
+    s.xl[t].actions.reset();
+    s.xl[t].r.rules.clear();  // (what was not moved into a ukey: over the limit)
+    s.xl[t].r.groups.clear();
+  }
+
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  stats_.upcalls.fetch_add(n, kRelaxed);
+  if (deduped) stats_.deduped.fetch_add(deduped, kRelaxed);
+  if (xlate_errors) stats_.xlate_errors.fetch_add(xlate_errors, kRelaxed);
+  if (installed) stats_.installed.fetch_add(installed, kRelaxed);
+  if (over_limit) stats_.over_limit.fetch_add(over_limit, kRelaxed);
 }
 
 // --- Revalidation ---
@@ -505,17 +675,19 @@ void Ofproto::Revalidate() {
       XlateResult r;
       XlateEnv env = EnvLocked();
       env.learn = false;  // re-translation must not learn
-      Xlate(env, FlowFromKey(k.key), &r);
+      alignas(64) dp::FlowKey key;
+      k.key.Get(&key);
+      Xlate(env, FlowFromKey(key), &r);
       ++revalidated;
-      if (!(r.wc.dp == k.mask)) {
+      if (!k.mask.Equals(r.wc.dp)) {
         dp_->FlowDel(k.ufid, k.pmd).ok();
         ukeys_.erase(it);
         ++stale;
         continue;
       }
-      if (r.actions != k.actions) {
-        dp_->FlowPut(k.key, k.mask, std::make_shared<const dp::DpActions>(r.actions), k.pmd).ok();
-        k.actions = r.actions;
+      if (r.actions != k.actions->actions()) {
+        k.actions = std::make_shared<const dp::DpActions>(r.actions);
+        dp_->FlowPut(key, r.wc.dp, k.actions, k.pmd).ok();  // (r.wc.dp is the mask)
         ++modified;
       }
       k.rules = r.rules;
@@ -532,13 +704,13 @@ void Ofproto::Revalidate() {
     limit = std::min<uint64_t>(options_.flow_limit, limit + 1000);
   }
   flow_limit_.store(limit);
-  std::lock_guard slock(stats_mu_);
-  stats_.revalidations++;
-  stats_.revalidated += revalidated;
-  stats_.modified += modified;
-  stats_.deleted_idle += idle;
-  stats_.deleted_stale += stale;
-  stats_.last_revalidate_ms = dt;
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  stats_.revalidations.fetch_add(1, kRelaxed);
+  stats_.revalidated.fetch_add(revalidated, kRelaxed);
+  stats_.modified.fetch_add(modified, kRelaxed);
+  stats_.deleted_idle.fetch_add(idle, kRelaxed);
+  stats_.deleted_stale.fetch_add(stale, kRelaxed);
+  stats_.last_revalidate_ms.store(dt, kRelaxed);
 }
 
 void Ofproto::DeleteMegaflows() {
@@ -548,11 +720,22 @@ void Ofproto::DeleteMegaflows() {
 }
 
 OfprotoStats Ofproto::stats() const {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
   OfprotoStats s;
-  {
-    std::lock_guard lock(stats_mu_);
-    s = stats_;
-  }
+  s.upcalls = stats_.upcalls.load(kRelaxed);
+  s.deduped = stats_.deduped.load(kRelaxed);
+  s.installed = stats_.installed.load(kRelaxed);
+  s.install_failed = stats_.install_failed.load(kRelaxed);
+  s.over_limit = stats_.over_limit.load(kRelaxed);
+  s.xlate_errors = stats_.xlate_errors.load(kRelaxed);
+  s.packet_ins = stats_.packet_ins.load(kRelaxed);
+  s.packet_outs = stats_.packet_outs.load(kRelaxed);
+  s.revalidations = stats_.revalidations.load(kRelaxed);
+  s.revalidated = stats_.revalidated.load(kRelaxed);
+  s.modified = stats_.modified.load(kRelaxed);
+  s.deleted_idle = stats_.deleted_idle.load(kRelaxed);
+  s.deleted_stale = stats_.deleted_stale.load(kRelaxed);
+  s.last_revalidate_ms = stats_.last_revalidate_ms.load(kRelaxed);
   s.flow_limit = flow_limit_.load();
   std::lock_guard lock(const_cast<std::mutex&>(ukey_mu_));
   s.ukeys = ukeys_.size();

@@ -19,6 +19,9 @@
 //      --packets more packets were received, CALLGRIND_STOP_INSTRUMENTATION;
 //   5. prints one JSON line with the packets measured and the PMD's
 //      counter deltas (EMC and dpcls hits, misses, ...), for the report.
+// --emc auto|adaptive|on|off picks the PMD's EMC policy (through the
+// SLUICE_PMD_EMC variable the Pmd reads; see pmd.h EmcPolicy), to measure
+// the fast path with the EMC forced on or off.
 // Outside valgrind the client requests are no-ops, so the driver also runs
 // (and is tested) natively.
 //
@@ -37,6 +40,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -75,7 +79,13 @@ int main(int argc, char** argv) {
   app.add_option("--mbufs", mbufs, "mbuf pool size (default: pcap frames + 32768)");
   app.add_option("--mem", mem_mb, "EAL memory in MB (default: from --mbufs)");
   app.add_option("--emc-insert-inv-prob", emc_prob, "as other_config:emc-insert-inv-prob");
+  std::string emc_policy;
+  app.add_option("--emc", emc_policy, "EMC policy of the PMD (SLUICE_PMD_EMC): auto, adaptive, on, off")
+      ->check(CLI::IsMember({"auto", "adaptive", "on", "off"}));
   CLI11_PARSE(app, argc, argv);
+  // The PMD reads its EMC policy override from the environment (the
+  // Datapath's options do not carry it).
+  if (!emc_policy.empty()) setenv("SLUICE_PMD_EMC", emc_policy.c_str(), 1);
 
   // Frames in the pcap (24-byte file header, 16-byte record headers).
   uint64_t frames = 0;
@@ -163,7 +173,8 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"packets\": %llu, \"polls\": %llu, \"rules\": %zu, \"megaflows\": %zu, "
       "\"subtables\": %zu, \"emc_hits\": %llu, \"dpcls_hits\": %llu, \"misses\": %llu, "
-      "\"tx_packets\": %llu, \"tx_dropped\": %llu, \"emc_off_periods\": %llu}\n",
+      "\"tx_packets\": %llu, \"tx_dropped\": %llu, \"emc_off_periods\": %llu, "
+      "\"emc_state\": %llu}\n",
       static_cast<unsigned long long>(after.rx_packets - rx0),
       static_cast<unsigned long long>(polls), n_rules, datapath->FlowCount(),
       datapath->PmdStats()[0].n_subtables,
@@ -172,7 +183,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(after.misses - before.misses),
       static_cast<unsigned long long>(after.tx_packets - before.tx_packets),
       static_cast<unsigned long long>(after.tx_dropped - before.tx_dropped),
-      static_cast<unsigned long long>(after.emc_off_periods - before.emc_off_periods));
+      static_cast<unsigned long long>(after.emc_off_periods - before.emc_off_periods),
+      static_cast<unsigned long long>(after.emc_state));
   bridge.reset();
   datapath.reset();
   return 0;

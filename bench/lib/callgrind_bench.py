@@ -45,7 +45,7 @@ DEFAULT_WORKLOADS = ("flows-1,flows-100k,exact1000-100k,rules1000-masks20-100k,p
 
 # Stages: self cost of Sluice's functions, first matching pattern wins.
 STAGES = [
-    ("parse", r"\bParse(Flow|Ipv4|Ipv6|L4|Arp)\b"),
+    ("parse", r"\b(Parse(Flow|FlowTo|FlowToGeneric|FlowGeneric|Ipv4|Ipv6|L4|Arp)|GenericReads)\b"),
     ("emc", r"\bEmc::"),
     ("dpcls", r"\b(Dpcls::|DpclsSubtable::|SubtableLookupBatch|Smc)"),
     ("actions", r"\b(ExecuteActions|Execute[A-Z]\w*|Sink::)"),
@@ -72,6 +72,8 @@ def parse_args():
                    help="comma-separated bench/compare workload names (default: %s)" % DEFAULT_WORKLOADS)
     p.add_argument("--packets", type=int, default=(1 << 20) + (1 << 16),
                    help="packets measured per workload (default 2^20 + 2^16: one adaptive-EMC period)")
+    p.add_argument("--emc", choices=["auto", "adaptive", "on", "off"],
+                   help="the PMD's EMC policy (driver --emc; default: the PMD's, auto)")
     p.add_argument("--top", type=int, default=10, help="functions listed per workload (default 10)")
     p.add_argument("--out", default=None, help="directory for callgrind files (default BUILD/bench-callgrind/<time>)")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
@@ -130,6 +132,8 @@ def run_workload(a, compare, wl, out):
            driver, "--pcap", pcap, "--rules", rules_file, "--packets", str(a.packets)]
     if wl.action == "NORMAL":
         cmd.append("--normal")
+    if a.emc:
+        cmd += ["--emc", a.emc]
     print("callgrind: %s: %s" % (wl.name, " ".join(cmd)), flush=True)
     with open(base + ".log", "w") as log:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True)

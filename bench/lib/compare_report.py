@@ -30,6 +30,7 @@ def summarize(runs, failures, meta, wls, out):
     rows = []
     for wl in wls:
         base = {}
+        storm = {}
         for s in SYSTEM_ORDER:
             rs = [r for r in runs if r["workload"] == wl.name and r["system"] == s]
             fails = [f for f in failures if f["workload"] == wl.name and f["system"] == s]
@@ -48,6 +49,8 @@ def summarize(runs, failures, meta, wls, out):
                     "self_cycles_per_packet": _med(rs, "self_cycles_per_packet"),
                     "cycles_per_packet_on_cpu": _med(rs, "cycles_per_packet_on_cpu"),
                     "upcalls_per_s": _med(rs, "upcalls_per_s"),
+                    "upcalls_storm_per_s": _med(rs, "upcalls_storm_per_s"),
+                    "upcalls_peak_per_s": _med(rs, "upcalls_peak_per_s"),
                     "lost_upcalls_per_s": _med(rs, "lost_upcalls_per_s"),
                     "megaflows_per_s": _med(rs, "megaflows_per_s"),
                     "megaflows_peak_per_s": _med(rs, "megaflows_peak_per_s"),
@@ -64,6 +67,7 @@ def summarize(runs, failures, meta, wls, out):
                 if hits:
                     row["hits_pct"] = {k: statistics.median(h[k] for h in hits) for k in hits[0]}
                 base[s] = med
+                storm[s] = row.get("upcalls_storm_per_s")
             rows.append(row)
         for row in rows:
             if row["workload"] != wl.name or row.get("median_mpps") is None:
@@ -72,6 +76,8 @@ def summarize(runs, failures, meta, wls, out):
                 row["x_testpmd"] = row["median_mpps"] / base["testpmd"]
             if base.get("ovs"):
                 row["x_ovs"] = row["median_mpps"] / base["ovs"]
+            if storm.get("ovs") and row.get("upcalls_storm_per_s") is not None:
+                row["upcalls_storm_x_ovs"] = row["upcalls_storm_per_s"] / storm["ovs"]
 
     md = markdown(rows, failures, meta)
     with open(os.path.join(out, "results.md"), "w") as f:
@@ -93,7 +99,7 @@ def markdown(rows, failures, meta):
     L.append("")
     L.append("| workload | system | runs | Mpps min / median / max | cycles/pkt (TSC / median pps) "
              "| own busy cycles/pkt | x testpmd | Sluice x OVS | hits simple / EMC / SMC / megaflow / upcall % "
-             "| setup: upcalls/s; megaflows/s | RSS MB (db) | polling thread on CPU |")
+             "| setup: upcalls/s in the storm (peak, window average); megaflows/s (peak) | RSS MB (db) | polling thread on CPU |")
     L.append("|---|---|---:|---|---:|---:|---:|---:|---|---|---:|---:|")
     for r in rows:
         if r.get("error"):
@@ -104,8 +110,11 @@ def markdown(rows, failures, meta):
         hits = "-" if not h else " / ".join("%.0f" % h.get(k, 0) for k in ("simple", "emc", "smc", "megaflow", "miss"))
         up = "-"
         if r.get("mode") == "setup":
-            up = "%s; %s (peak %s)" % (_fmt(r.get("upcalls_per_s"), 0), _fmt(r.get("megaflows_per_s"), 0),
-                                      _fmt(r.get("megaflows_peak_per_s"), 0))
+            up = "%s (peak %s, window %s)%s; %s (peak %s)" % (
+                _fmt(r.get("upcalls_storm_per_s"), 0), _fmt(r.get("upcalls_peak_per_s"), 0),
+                _fmt(r.get("upcalls_per_s"), 0),
+                " = %sx OVS" % _fmt(r["upcalls_storm_x_ovs"]) if r.get("upcalls_storm_x_ovs") and r["system"] == "sluice" else "",
+                _fmt(r.get("megaflows_per_s"), 0), _fmt(r.get("megaflows_peak_per_s"), 0))
             if r.get("setup_s") is not None:
                 up += "; all %s in %.1f s" % (_fmt(r.get("megaflows_end"), 0), r["setup_s"])
             else:
@@ -136,7 +145,9 @@ def markdown(rows, failures, meta):
              "cycles/pkt: Sluice's busy_cycles / rx_packets, Open vSwitch's processing cycles / packets "
              "received (pmd-stats-show). Hits: share of lookups per level over the window (Open vSwitch: "
              "simple match / emc / smc / megaflow / upcalls; Sluice: - / emc / - / dpcls / misses). Upcalls/s: Open vSwitch "
-             "'miss with success upcall', Sluice misses queued to its handlers; megaflows/s: growth of "
+             "'miss with success upcall', Sluice misses queued to its handlers; in the storm: from the source's "
+             "start until one megaflow per source existed (the whole window for a switch that never gets "
+             "there), peak: the best sampling interval, window: the whole measured window; megaflows/s: growth of "
              "the installed megaflows over the window (peak: the best sampling interval; 'all in': time "
              "until one megaflow per source existed, from the source's start, sampled every 0.5 s). RSS: the switch process (its database process). Polling thread on "
              "CPU: the worst run's share of CPU time the polling thread got; well below 97% means the "

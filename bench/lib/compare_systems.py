@@ -70,6 +70,17 @@ def sources_and_sinks(wl):
     return [(2 * k - 1, 2 * k) for k in range(1, wl.pairs + 1)]
 
 
+def _peak_rate(samples, a, b, counter):
+    """The best per-interval rate of a cumulative counter over samples a..b."""
+    peak = 0.0
+    for i in range(a + 1, b + 1):
+        p, q = samples[i - 1].get("c") or {}, samples[i].get("c") or {}
+        dd = samples[i]["t"] - samples[i - 1]["t"]
+        if dd > 0 and p.get(counter) is not None and q.get(counter) is not None:
+            peak = max(peak, (q[counter] - p[counter]) / dd)
+    return peak
+
+
 def window(samples, wl, warmup, seconds):
     """The measured part of a run's samples -> dict of figures (see module doc)."""
     if len(samples) < 2:
@@ -115,6 +126,7 @@ def window(samples, wl, warmup, seconds):
         out["self_cycles_per_packet"] = d["busy"] / d["rx"]
     if "upcalls" in d:
         out["upcalls_per_s"] = d["upcalls"] / dt
+        out["upcalls_peak_per_s"] = _peak_rate(samples, a, b, "upcalls")
     if "lost" in d:
         out["lost_upcalls_per_s"] = d["lost"] / dt
     if cb.get("megaflows") is not None:
@@ -122,13 +134,7 @@ def window(samples, wl, warmup, seconds):
         if ca.get("megaflows") is not None:
             out["megaflows_per_s"] = (cb["megaflows"] - ca["megaflows"]) / dt
             # the best interval: how fast setup goes while it goes
-            peak = 0.0
-            for i in range(a + 1, b + 1):
-                p, q = samples[i - 1].get("c") or {}, samples[i].get("c") or {}
-                dd = samples[i]["t"] - samples[i - 1]["t"]
-                if dd > 0 and p.get("megaflows") is not None and q.get("megaflows") is not None:
-                    peak = max(peak, (q["megaflows"] - p["megaflows"]) / dd)
-            out["megaflows_peak_per_s"] = peak
+            out["megaflows_peak_per_s"] = _peak_rate(samples, a, b, "megaflows")
             if wl.mode == "setup":
                 # time until (99 % of) one megaflow per source exists
                 want = 0.99 * wl.flows
@@ -137,6 +143,18 @@ def window(samples, wl, warmup, seconds):
                 if hit is not None:
                     out["setup_s"] = hit["t"] - sa["t"]
                     out["setup_per_s"] = hit["c"]["megaflows"] / out["setup_s"] if out["setup_s"] > 0 else None
+                # Upcalls handled per second during the storm: from the
+                # source's start until one megaflow per source existed (a
+                # switch that never gets there storms the whole window).
+                # The window average understates a switch that finishes
+                # early and then has nothing left to upcall.
+                if "upcalls" in d:
+                    if hit is not None and out.get("setup_s"):
+                        hc = hit["c"].get("upcalls")
+                        if hc is not None and ca.get("upcalls") is not None:
+                            out["upcalls_storm_per_s"] = (hc - ca["upcalls"]) / out["setup_s"]
+                    else:
+                        out["upcalls_storm_per_s"] = out["upcalls_per_s"]
     out["counters_delta"] = d
     return out
 

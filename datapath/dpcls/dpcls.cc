@@ -162,6 +162,15 @@ std::vector<DpclsSubtableInfo> Dpcls::Subtables() const {
   return out;
 }
 
+FlowMask Dpcls::MaskUnion() const {
+  FlowMask u;
+  u.Clear();
+  for (const auto& st : subtables_) {
+    for (int i = 0; i < kFlowWords; ++i) u.words()[i] |= st->mask().words()[i];
+  }
+  return u;
+}
+
 bool Dpcls::CheckInvariants() const {
   size_t n = 0;
   for (size_t i = 0; i < subtables_.size(); ++i) {

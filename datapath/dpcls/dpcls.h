@@ -133,6 +133,9 @@ class Dpcls {
   size_t n_rules() const { return n_rules_; }
   size_t n_subtables() const { return subtables_.size(); }
   std::vector<DpclsSubtableInfo> Subtables() const;  // in rank order
+  // The bitwise OR of every subtable's mask (all zero when empty): which key
+  // bits any lookup can look at. O(subtables).
+  FlowMask MaskUnion() const;
 
   // Checks every subtable's internal invariants (tests; O(rules)).
   bool CheckInvariants() const;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <new>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -14,6 +15,28 @@ std::atomic<int> g_pool_serial{0};
 }  // namespace
 
 Datapath::Datapath(const DatapathOptions& options) : options_(options) {}
+
+MegaflowPool::~MegaflowPool() {
+  for (void* slab : slabs_) ::operator delete(slab, std::align_val_t{alignof(Megaflow)});
+}
+
+Megaflow* MegaflowPool::New() {
+  static_assert(sizeof(Megaflow) % alignof(Megaflow) == 0);
+  if (free_.empty()) {
+    auto* slab = static_cast<char*>(
+        ::operator new(kSlab * sizeof(Megaflow), std::align_val_t{alignof(Megaflow)}));
+    slabs_.push_back(slab);
+    for (size_t i = kSlab; i-- > 0;) free_.push_back(slab + i * sizeof(Megaflow));
+  }
+  void* slot = free_.back();
+  free_.pop_back();
+  return new (slot) Megaflow();
+}
+
+void MegaflowPool::Delete(Megaflow* f) {
+  f->~Megaflow();
+  free_.push_back(f);
+}
 
 Datapath::~Datapath() {
   {
@@ -42,7 +65,6 @@ Datapath::~Datapath() {
     PostLocked(static_cast<int>(&slot - pmds_.data()), cmd);
     slot.pmd->SyncApply();
   }
-  retired_.clear();
   pmds_.clear();
   ports_.clear();
   if (pool_ != nullptr) rte_mempool_free(pool_);
@@ -140,8 +162,7 @@ Status Datapath::SetPmdCores(const std::vector<int>& cores) {
     hw_flows_.clear();
     mark_ufid_.clear();  // the new PMDs start with empty mark tables
     ufid_marks_.clear();
-    retired_.clear();
-    pmds_.clear();
+    pmds_.clear();  // (with their retire lists: the old PMDs are stopped)
     for (size_t i = 0; i < cores.size(); ++i) {
       PmdOptions po;
       po.core = cores[i];
@@ -152,6 +173,7 @@ Status Datapath::SetPmdCores(const std::vector<int>& cores) {
       po.meters = meters_.get();
       PmdSlot slot;
       slot.pmd = std::make_unique<Pmd>(po);
+      slot.pmd->set_upcall_wakeup(&upcall_wakeup_);
       pmds_.push_back(std::move(slot));
     }
     options_.pmd_cores = cores;
@@ -230,7 +252,7 @@ void Datapath::ReconfigureLocked() {
     cmd.port_config = configs[i].get();
     uint64_t seq = PostLocked(static_cast<int>(i), cmd);
     if (pmds_[i].config) {
-      retired_.push_back(Retired{static_cast<int>(i), seq, nullptr, nullptr, std::move(pmds_[i].config)});
+      RetireLocked(static_cast<int>(i), Retired{seq, nullptr, nullptr, std::move(pmds_[i].config)});
     }
     pmds_[i].config = std::move(configs[i]);
   }
@@ -263,10 +285,25 @@ void Datapath::Reclaim() {
 }
 
 void Datapath::ReclaimLocked() {
-  std::erase_if(retired_, [this](const Retired& r) {
-    const Pmd& pmd = *pmds_[r.pmd].pmd;
-    return pmd.safe_seq() >= r.seq;
-  });
+  for (auto& slot : pmds_) {
+    if (slot.retired.empty()) continue;
+    const uint64_t safe = slot.pmd->safe_seq();
+    while (!slot.retired.empty() && slot.retired.front().seq <= safe) slot.retired.pop_front();
+  }
+}
+
+void Datapath::RetireLocked(int pmd, Retired r) { pmds_[pmd].retired.push_back(std::move(r)); }
+
+void Datapath::RetireActionsLocked(int pmd, uint64_t seq, const DpActionsPtr& actions) {
+  std::deque<Retired>& list = pmds_[pmd].retired;
+  if (!list.empty()) {
+    Retired& last = list.back();
+    if (last.actions == actions && !last.flow && !last.config) {
+      last.seq = seq;  // the newest entry: moving it later keeps the order
+      return;
+    }
+  }
+  list.push_back(Retired{seq, nullptr, actions, nullptr});
 }
 
 std::vector<PmdInfo> Datapath::PmdStats() const {
@@ -425,33 +462,83 @@ Status Datapath::FlowPut(const FlowKey& key, const FlowMask& mask, DpActionsPtr 
   std::lock_guard lock(mu_);
   std::vector<int> range = PmdRange(pmd);
   if (range.empty()) return Status::Errorf("no PMD {}", pmd);
-  for (int i : range) {
-    Status st = PutOneLocked(i, masked, mask, ufid, actions);
-    if (!st.ok()) return st;
-  }
+  for (int i : range) PutOneLocked(i, masked, mask, ufid, actions);
   OffloadSyncLocked(ufid);
   if (ufid_out) *ufid_out = ufid;
   ReclaimLocked();
   return Status::Ok();
 }
 
-Status Datapath::PutOneLocked(int pmd, const FlowKey& masked, const FlowMask& mask,
-                              const Ufid& ufid, const DpActionsPtr& actions) {
+void Datapath::FlowPutBatch(FlowPutOp* ops, size_t n, size_t flow_limit) {
+  // Masking and the ufid hash outside the lock.
+  struct alignas(64) Masked {
+    FlowKey key;
+  };
+  constexpr size_t kChunk = 64;
+  Masked masked[kChunk];
+  for (size_t base = 0; base < n; base += kChunk) {
+    const size_t m = std::min(kChunk, n - base);
+    for (size_t j = 0; j < m; ++j) {
+      FlowPutOp& op = ops[base + j];
+      MaskKey(*op.key, *op.mask, &masked[j].key);
+      op.ufid = UfidFromMatch(masked[j].key, *op.mask);
+    }
+    std::lock_guard lock(mu_);
+    size_t n_flows = FlowCountLocked();
+    for (size_t j = 0; j < m; ++j) {
+      FlowPutOp& op = ops[base + j];
+      if (!op.actions) {
+        op.result = FlowPutOp::Result::kNoPmd;
+        continue;
+      }
+      if (op.pmd == kAllPmds) {
+        op.result = FlowPutOp::Result::kNoPmd;
+        for (size_t i = 0; i < pmds_.size(); ++i) {
+          FlowPutOp::Result r = PutOneLocked(static_cast<int>(i), masked[j].key, *op.mask, op.ufid,
+                                             op.actions, flow_limit, &n_flows);
+          // Report the first PMD's outcome, unless a later one was refused.
+          if (i == 0 || r == FlowPutOp::Result::kOverLimit) op.result = r;
+        }
+      } else if (op.pmd >= 0 && static_cast<size_t>(op.pmd) < pmds_.size()) {
+        op.result = PutOneLocked(op.pmd, masked[j].key, *op.mask, op.ufid, op.actions, flow_limit,
+                                 &n_flows);
+      } else {
+        op.result = FlowPutOp::Result::kNoPmd;
+      }
+      OffloadSyncLocked(op.ufid);
+    }
+    ReclaimLocked();
+  }
+}
+
+size_t Datapath::FlowCountLocked() const {
+  size_t n = 0;
+  for (const auto& slot : pmds_) n += slot.flows.size();
+  return n;
+}
+
+FlowPutOp::Result Datapath::PutOneLocked(int pmd, const FlowKey& masked, const FlowMask& mask,
+                                         const Ufid& ufid, const DpActionsPtr& actions,
+                                         size_t flow_limit, size_t* n_flows) {
   PmdSlot& slot = pmds_[pmd];
   auto it = slot.flows.find(ufid);
   if (it != slot.flows.end()) {
     Megaflow* f = it->second.get();
-    if (*f->actions_ref == *actions) return Status::Ok();
+    if (f->actions_ref == actions || *f->actions_ref == *actions) return FlowPutOp::Result::kExists;
     PmdCommand cmd{};
     cmd.kind = PmdCommand::Kind::kModify;
     cmd.flow = f;
     cmd.actions = actions.get();
     uint64_t seq = PostLocked(pmd, cmd);
-    retired_.push_back(Retired{pmd, seq, nullptr, std::move(f->actions_ref), nullptr});
+    RetireLocked(pmd, Retired{seq, nullptr, std::move(f->actions_ref), nullptr});
     f->actions_ref = actions;
-    return Status::Ok();
+    return FlowPutOp::Result::kModified;
   }
-  auto flow = std::make_unique<Megaflow>();
+  if (n_flows != nullptr) {
+    if (*n_flows >= flow_limit) return FlowPutOp::Result::kOverLimit;
+    ++*n_flows;
+  }
+  MegaflowPtr flow(megaflow_pool_.New(), MegaflowDeleter{&megaflow_pool_});
   flow->rule.key = masked;
   flow->mask = mask;
   flow->ufid = ufid;
@@ -473,7 +560,7 @@ Status Datapath::PutOneLocked(int pmd, const FlowKey& masked, const FlowMask& ma
     }
   }
   slot.flows.emplace(ufid, std::move(flow));
-  return Status::Ok();
+  return FlowPutOp::Result::kInstalled;
 }
 
 void Datapath::DelOneLocked(int pmd, const Ufid& ufid) {
@@ -494,7 +581,7 @@ void Datapath::DelOneLocked(int pmd, const Ufid& ufid) {
   cmd.kind = PmdCommand::Kind::kRemove;
   cmd.flow = it->second.get();
   uint64_t seq = PostLocked(pmd, cmd);
-  retired_.push_back(Retired{pmd, seq, std::move(it->second), nullptr, nullptr});
+  RetireLocked(pmd, Retired{seq, std::move(it->second), nullptr, nullptr});
   slot.flows.erase(it);
   if (mit != ufid_marks_.end() && !HeldByAnyPmdLocked(ufid)) {
     for (uint32_t mark : mit->second) mark_ufid_.erase(mark);
@@ -614,41 +701,82 @@ bool Datapath::FlowGet(const Ufid& ufid, FlowInfo* info) const {
 
 size_t Datapath::FlowCount() const {
   std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& slot : pmds_) n += slot.flows.size();
-  return n;
+  return FlowCountLocked();
 }
 
 // --- Slow path ---
 
-bool Datapath::RecvUpcall(Upcall* out) {
+bool Datapath::RecvUpcall(Upcall* out) { return RecvUpcalls(out, 1) == 1; }
+
+size_t Datapath::RecvUpcalls(Upcall* out, size_t max) {
   std::lock_guard lock(mu_);
-  for (size_t i = 0; i < pmds_.size(); ++i) {
-    size_t k = (upcall_rr_ + i) % pmds_.size();
-    if (pmds_[k].pmd->PopUpcall(out)) {
-      upcall_rr_ = k + 1;
-      return true;
+  const size_t n_pmds = pmds_.size();
+  if (n_pmds == 0 || max == 0) return 0;
+  // First pass: each PMD up to its share (so that one busy PMD does not
+  // starve the others' upcalls); second pass: fill up from any.
+  const size_t share = (max + n_pmds - 1) / n_pmds;
+  size_t got = 0;
+  for (int pass = 0; pass < 2 && got < max; ++pass) {
+    for (size_t i = 0; i < n_pmds && got < max; ++i) {
+      Pmd& pmd = *pmds_[(upcall_rr_ + i) % n_pmds].pmd;
+      const size_t limit = pass == 0 ? std::min(max, got + share) : max;
+      while (got < limit && pmd.PopUpcall(&out[got])) ++got;
     }
   }
-  return false;
+  upcall_rr_ = (upcall_rr_ + 1) % n_pmds;
+  return got;
 }
+
+bool Datapath::WaitForUpcalls(int timeout_ms) {
+  // pmd/upcall_wakeup.h, "The protocol": register, re-check, sleep.
+  const uint32_t epoch = upcall_wakeup_.Park();
+  size_t backlog = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& slot : pmds_) backlog += slot.pmd->upcall_backlog();
+  }
+  if (backlog != 0) {
+    upcall_wakeup_.Unpark(epoch);
+    return true;
+  }
+  return upcall_wakeup_.Wait(epoch, timeout_ms);
+}
+
+void Datapath::WakeUpcallHandlers() { upcall_wakeup_.WakeAll(); }
 
 Status Datapath::Execute(int pmd, rte_mbuf* packet, uint32_t in_port, const PacketLayout& layout,
                          DpActionsPtr actions) {
-  std::lock_guard lock(mu_);
-  if (pmd < 0 || static_cast<size_t>(pmd) >= pmds_.size()) {
-    rte_pktmbuf_free(packet);
-    return Status::Errorf("no PMD {}", pmd);
-  }
-  PmdCommand cmd{};
-  cmd.kind = PmdCommand::Kind::kExecute;
-  cmd.packet = packet;
-  cmd.layout = layout;
-  cmd.in_port = in_port;
-  cmd.actions = actions.get();
-  uint64_t seq = PostLocked(pmd, cmd);
-  retired_.push_back(Retired{pmd, seq, nullptr, std::move(actions), nullptr});
+  ExecuteOp op;
+  op.pmd = pmd;
+  op.packet = packet;
+  op.in_port = in_port;
+  op.layout = layout;
+  op.actions = std::move(actions);
+  if (ExecuteBatch(&op, 1) != 0) return Status::Errorf("no PMD {}", pmd);
   return Status::Ok();
+}
+
+size_t Datapath::ExecuteBatch(ExecuteOp* ops, size_t n) {
+  size_t bad = 0;
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < n; ++i) {
+    ExecuteOp& op = ops[i];
+    if (op.pmd < 0 || static_cast<size_t>(op.pmd) >= pmds_.size() || !op.actions) {
+      rte_pktmbuf_free(op.packet);
+      ++bad;
+      continue;
+    }
+    PmdCommand cmd{};
+    cmd.kind = PmdCommand::Kind::kExecute;
+    cmd.packet = op.packet;
+    cmd.layout = op.layout;
+    cmd.in_port = op.in_port;
+    cmd.actions = op.actions.get();
+    uint64_t seq = PostLocked(op.pmd, cmd);
+    RetireActionsLocked(op.pmd, seq, op.actions);
+  }
+  ReclaimLocked();
+  return bad;
 }
 
 // --- Hardware offload ---

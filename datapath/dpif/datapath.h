@@ -35,6 +35,17 @@
 // (PortConfig::unified_proxy) are ports without rx queues: their proxy's rx
 // queues carry a source-id -> port_no table (RxqOffload::sources).
 //
+// Upcalls reach the slow path in batches (RecvUpcalls: one lock per batch,
+// round-robin over the PMDs' rings); replies go back in batches too
+// (FlowPutBatch, ExecuteBatch: one lock per batch, one command per megaflow
+// or packet on the PMD's ring). An idle handler parks in WaitForUpcalls and
+// the first upcall a PMD queues wakes it (pmd/upcall_wakeup.h).
+//
+// Retired objects are kept per PMD in sequence order, so Reclaim() pops
+// from the front of each list (no scan of what is not yet reclaimable); an
+// executed packet's actions extend the retirement of the same actions
+// retired last on that PMD instead of adding an entry.
+//
 // Invariants:
 //   1. A ufid names at most one megaflow per PMD.
 //   2. Nothing retired is freed before its PMD's safe_seq passes it.
@@ -48,6 +59,7 @@
 // Thread-safety: every public method may be called from any thread
 // (one mutex guards the control state; the PMDs never take it).
 
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
@@ -60,6 +72,7 @@
 #include "datapath/dpif/offload_hook.h"
 #include "datapath/pmd/meter.h"
 #include "datapath/pmd/pmd.h"
+#include "datapath/pmd/upcall_wakeup.h"
 #include "datapath/port/port.h"
 
 namespace sluice::dp {
@@ -114,6 +127,35 @@ struct FlowStatsInfo {
   uint64_t hw_packets = 0, hw_bytes = 0;  // included in packets/bytes
 };
 
+// One megaflow of a FlowPutBatch.
+struct FlowPutOp {
+  enum class Result : uint8_t {
+    kInstalled,  // a new megaflow
+    kExists,     // the ufid was there with these actions: nothing changed
+    kModified,   // the ufid was there: its actions were replaced
+    kOverLimit,  // not installed: the datapath holds flow_limit megaflows
+    kNoPmd,      // no such PMD
+  };
+  // In (key need not be masked; pmd: an index, or -1 = Datapath::kAllPmds).
+  const FlowKey* key = nullptr;
+  const FlowMask* mask = nullptr;
+  DpActionsPtr actions;
+  int pmd = -1;
+  // Out.
+  Ufid ufid;
+  Result result = Result::kNoPmd;
+  bool ok() const { return result != Result::kOverLimit && result != Result::kNoPmd; }
+};
+
+// One packet of an ExecuteBatch.
+struct ExecuteOp {
+  int pmd = 0;
+  rte_mbuf* packet = nullptr;  // taken
+  uint32_t in_port = 0;
+  PacketLayout layout;
+  DpActionsPtr actions;
+};
+
 struct RxqInfo {
   std::string port;
   uint16_t queue = 0;
@@ -127,6 +169,32 @@ struct PmdInfo {
   size_t n_subtables = 0;
   size_t upcall_backlog = 0;
   std::vector<RxqInfo> rxqs;
+};
+
+// Megaflows come from slabs of 64-byte-aligned slots and go back to a free
+// list (glibc's memalign for each one cost ~600 instructions per megaflow
+// set up). The Datapath uses it under its mutex only; slots are kept until
+// the Datapath goes.
+class MegaflowPool {
+ public:
+  MegaflowPool() = default;
+  MegaflowPool(const MegaflowPool&) = delete;
+  MegaflowPool& operator=(const MegaflowPool&) = delete;
+  ~MegaflowPool();
+  Megaflow* New();
+  void Delete(Megaflow* f);
+
+ private:
+  static constexpr size_t kSlab = 64;  // megaflows per slab
+  std::vector<void*> free_;
+  std::vector<void*> slabs_;
+};
+
+struct MegaflowDeleter {
+  MegaflowDeleter() noexcept : pool(nullptr) {}
+  explicit MegaflowDeleter(MegaflowPool* p) noexcept : pool(p) {}
+  void operator()(Megaflow* f) const { pool->Delete(f); }
+  MegaflowPool* pool;
 };
 
 class Datapath {
@@ -166,6 +234,11 @@ class Datapath {
   // masked. *ufid gets the flow's ufid (derived from key and mask).
   Status FlowPut(const FlowKey& key, const FlowMask& mask, DpActionsPtr actions,
                  int pmd = kAllPmds, Ufid* ufid = nullptr);
+  // FlowPut for ops[0..n) under one lock. A megaflow that is not there yet
+  // is installed only while the datapath holds fewer than flow_limit
+  // megaflows in all (kOverLimit otherwise). Each op's ufid and result are
+  // set; ops naming the same ufid and PMD install it once.
+  void FlowPutBatch(FlowPutOp* ops, size_t n, size_t flow_limit = SIZE_MAX);
   Status FlowDel(const Ufid& ufid, int pmd = kAllPmds);
   void FlowFlush();
   std::vector<FlowInfo> FlowDump() const;
@@ -184,10 +257,27 @@ class Datapath {
   // --- Slow path ---
   // Pops the next upcall, round-robin over PMDs. The caller owns the packet.
   bool RecvUpcall(Upcall* out);
+  // Pops up to `max` upcalls under one lock (each PMD's ring gets its share
+  // first, then the rest fills from whichever has more). The caller owns the
+  // packets. Returns how many.
+  size_t RecvUpcalls(Upcall* out, size_t max);
+  // Parks the calling handler until a PMD queues an upcall, WakeUpcallHandlers
+  // is called, or timeout_ms passes (< 0: no timeout). Returns at once, true,
+  // when an upcall is already waiting; otherwise true when woken. Callers
+  // re-check with RecvUpcalls either way (wakeups may be spurious).
+  bool WaitForUpcalls(int timeout_ms);
+  // Wakes every parked handler (shutdown).
+  void WakeUpcallHandlers();
+  // Handlers parked in WaitForUpcalls now; times a PMD woke one.
+  uint32_t upcall_handlers_parked() const { return upcall_wakeup_.parked(); }
+  uint64_t upcall_wakeups() const { return upcall_wakeup_.wakeups(); }
   // Runs `actions` on `packet` (received on in_port) in PMD `pmd`'s context;
   // takes ownership of the packet.
   Status Execute(int pmd, rte_mbuf* packet, uint32_t in_port, const PacketLayout& layout,
                  DpActionsPtr actions);
+  // Execute for ops[0..n) under one lock, in order. An op naming no PMD has
+  // its packet freed; returns how many such ops there were.
+  size_t ExecuteBatch(ExecuteOp* ops, size_t n);
 
   // Waits until every PMD has applied every command posted so far (applies
   // them inline for PMDs that are not running), then reclaims.
@@ -230,26 +320,35 @@ class Datapath {
     int pmd = -1;          // the copy the counters are folded into
     uint64_t packets = 0, bytes = 0, used_ms = 0;
   };
+  using MegaflowPtr = std::unique_ptr<Megaflow, MegaflowDeleter>;
+  struct Retired {
+    uint64_t seq;
+    MegaflowPtr flow;
+    DpActionsPtr actions;
+    std::unique_ptr<PmdPortConfig> config;
+  };
   struct PmdSlot {
     std::unique_ptr<Pmd> pmd;
     uint64_t next_seq = 1;
-    std::unordered_map<Ufid, std::unique_ptr<Megaflow>, UfidHash> flows;
+    std::unordered_map<Ufid, MegaflowPtr, UfidHash> flows;
     std::unique_ptr<PmdPortConfig> config;  // the one the PMD has (or will have)
-  };
-  struct Retired {
-    int pmd;
-    uint64_t seq;
-    std::unique_ptr<Megaflow> flow;
-    DpActionsPtr actions;
-    std::unique_ptr<PmdPortConfig> config;
+    // What this PMD may still reference, in increasing seq order.
+    std::deque<Retired> retired;
   };
 
   uint64_t PostLocked(int pmd, PmdCommand cmd);
   void ReconfigureLocked();
   void SyncLocked(std::unique_lock<std::mutex>& lock);
   void ReclaimLocked();
-  Status PutOneLocked(int pmd, const FlowKey& masked, const FlowMask& mask, const Ufid& ufid,
-                      const DpActionsPtr& actions);
+  // Installs or updates one PMD's copy. With check_limit, a new megaflow is
+  // refused (kOverLimit) when *n_flows >= flow_limit; *n_flows counts it.
+  FlowPutOp::Result PutOneLocked(int pmd, const FlowKey& masked, const FlowMask& mask,
+                                 const Ufid& ufid, const DpActionsPtr& actions,
+                                 size_t flow_limit = SIZE_MAX, size_t* n_flows = nullptr);
+  void RetireLocked(int pmd, Retired r);
+  // Keeps `actions` alive until PMD `pmd` has passed `seq`.
+  void RetireActionsLocked(int pmd, uint64_t seq, const DpActionsPtr& actions);
+  size_t FlowCountLocked() const;
   void DelOneLocked(int pmd, const Ufid& ufid);
   std::vector<int> PmdRange(int pmd) const;
   // Offload bookkeeping (mu_ held).
@@ -266,8 +365,11 @@ class Datapath {
   rte_mempool* pool_ = nullptr;
   std::unique_ptr<MeterTable> meters_;  // created by Init(); read by the PMDs
   std::map<uint32_t, Port> ports_;  // by port_no
+  // Declared before pmds_: the PMDs hold a pointer to the wakeup, their
+  // flow tables and retire lists hold megaflows from the pool.
+  UpcallWakeup upcall_wakeup_;
+  MegaflowPool megaflow_pool_;
   std::vector<PmdSlot> pmds_;
-  std::deque<Retired> retired_;
   bool pmds_started_ = false;
   size_t upcall_rr_ = 0;
 

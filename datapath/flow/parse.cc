@@ -312,6 +312,18 @@ inline T LoadRaw(const uint8_t* p) {
   return v;
 }
 
+// Bits of ParseResult::reads for the fast path: the bytes it decides on
+// or copies into the key. UDP: Ethernet 0-13; IPv4 version/IHL, TOS, total
+// length (14-17), flags/fragment offset, TTL, protocol (20-23), addresses
+// (26-33); the ports (34-37). TCP also: data offset and flags (46-47). Not
+// the IPv4 id and checksum, nor the UDP length/checksum or TCP sequence
+// numbers: packets of one flow that differ only there parse alike.
+constexpr uint64_t ByteBits(int from, int to) {  // bits [from, to)
+  return ((to == 64 ? 0 : uint64_t{1} << to) - 1) & ~((uint64_t{1} << from) - 1);
+}
+constexpr uint64_t kFastReadsUdp = ByteBits(0, 18) | ByteBits(20, 24) | ByteBits(26, 38);
+constexpr uint64_t kFastReadsTcp = kFastReadsUdp | ByteBits(46, 48);
+
 // The fast path for the common frame: untagged Ethernet II, IPv4 without
 // options, not a fragment, UDP or TCP, every length consistent. It builds
 // key words 0-5 from a few wide loads (the key's fields sit in wire order,
@@ -320,8 +332,12 @@ inline T LoadRaw(const uint8_t* p) {
 // nothing, for any other frame: ParseFlow then runs the general parser,
 // which gives exactly the same key and layout for the frames accepted here
 // (tests/datapath/flow_parse_fast_test.cc checks them against each other).
-inline bool ParseFlowFast(const uint8_t* data, uint32_t len, uint32_t in_port, FlowKey* key,
-                          PacketLayout* layout) {
+// Below kFull only the fields of the depth (and tcp_flags) are built; the
+// checks, and so the frames accepted, are the same at every depth.
+template <ParseDepth D>
+inline bool ParseFlowFast(const uint8_t* data, uint32_t len, uint32_t in_port, uint32_t recirc_id,
+                          FlowKey* key, PacketLayout* layout, uint64_t* reads) {
+  // (*reads: a local of the inlining caller, kept in a register.)
   constexpr uint32_t kL3 = sizeof(EthHdr);
   constexpr uint32_t kL4 = kL3 + kIpv4MinHdrLen;
   if (len < kL4 + sizeof(UdpHdr)) return false;
@@ -339,40 +355,173 @@ inline bool ParseFlowFast(const uint8_t* data, uint32_t len, uint32_t in_port, F
   uint64_t tcp_flags = 0;
   if (proto == kIpProtoUdp) {
     if (total < kIpv4MinHdrLen || l4_len < sizeof(UdpHdr)) return false;
+    *reads = kFastReadsUdp;
   } else if (proto == kIpProtoTcp) {
     if (total < kIpv4MinHdrLen || l4_len < kTcpMinHdrLen) return false;
     const uint32_t hlen = static_cast<uint32_t>(l4[12] >> 4) * 4;
     if (hlen < kTcpMinHdrLen || hlen > l4_len) return false;
     tcp_flags = LoadRaw<uint16_t>(l4 + 12) & 0xff0f;  // wire order: low 12 bits of the word
+    *reads = kFastReadsTcp;
   } else {
     return false;
   }
   constexpr uint64_t kLow48 = (uint64_t{1} << 48) - 1;
   AliasWord* w = key->words();
-  w[0] = in_port;  // recirc_id 0
-  w[1] = (LoadRaw<uint64_t>(data) & kLow48) | static_cast<uint64_t>(type_raw) << 48;
-  w[2] = (LoadRaw<uint64_t>(data + 6) & kLow48) | static_cast<uint64_t>(proto) << 48;
-  w[3] = 0;
-  w[4] = LoadRaw<uint64_t>(ip + 12);
-  w[5] = LoadRaw<uint32_t>(l4) | tcp_flags << 32 | static_cast<uint64_t>(ip[1]) << 48 |
-         static_cast<uint64_t>(ip[8]) << 56;
+  w[0] = in_port | static_cast<uint64_t>(recirc_id) << 32;
+  if constexpr (D == ParseDepth::kFull) {
+    w[1] = (LoadRaw<uint64_t>(data) & kLow48) | static_cast<uint64_t>(type_raw) << 48;
+    w[2] = (LoadRaw<uint64_t>(data + 6) & kLow48) | static_cast<uint64_t>(proto) << 48;
+    w[3] = 0;
+    w[4] = LoadRaw<uint64_t>(ip + 12);
+    w[5] = LoadRaw<uint32_t>(l4) | tcp_flags << 32 | static_cast<uint64_t>(ip[1]) << 48 |
+           static_cast<uint64_t>(ip[8]) << 56;
+  } else if constexpr (D == ParseDepth::kL2) {
+    w[1] = (LoadRaw<uint64_t>(data) & kLow48) | static_cast<uint64_t>(type_raw) << 48;
+    w[2] = LoadRaw<uint64_t>(data + 6) & kLow48;
+    w[3] = 0;
+    w[4] = 0;
+    w[5] = tcp_flags << 32;
+  } else {
+    w[1] = w[2] = w[3] = w[4] = 0;
+    w[5] = tcp_flags << 32;
+  }
   for (int i = 6; i < kFlowWords; ++i) w[i] = 0;
   layout->l3_ofs = kL3;
   layout->l4_ofs = kL4;
   return true;
 }
 static_assert(offsetof(FlowKey, eth_type) == 14 && offsetof(FlowKey, nw_proto) == 22);
+static_assert(offsetof(FlowKey, in_port) == 0 && offsetof(FlowKey, recirc_id) == 4);
 static_assert(offsetof(FlowKey, tcp_flags) == 44 && offsetof(FlowKey, nw_tos) == 46 &&
               offsetof(FlowKey, nw_ttl) == 47);
 static_assert(std::endian::native == std::endian::little, "the fast path builds words in LE");
+
+// ParseResult::reads for a kOk result of the general parser: every byte
+// before the end of the last header it read, worked out from the key and
+// layout (see parse.h). The end of the headers that were read:
+//   no L3 (802.3, other EtherTypes): Ethernet plus its tags;
+//   ARP: l3 + 28;  IPv4: l3 + 20 (options are skipped, never read), or the
+//   L4 header's fixed part when there is one;  IPv6: the L4 header's fixed
+//   part (extension headers all lie before it), unknown without one (the
+//   extension headers read are not recorded), unknown for ND (options run
+//   to the end of the datagram).
+// Unknown means "the whole frame": all bytes when it is at most 64 long,
+// else 0 (no follower).
+uint64_t GenericReads(const FlowKey& key, const PacketLayout& layout, uint32_t len) {
+  uint32_t end = len;
+  const uint16_t type = key.eth_type.host();
+  const uint32_t l4 = layout.l4_ofs;
+  auto l4_fixed = [&](uint8_t proto) -> uint32_t {
+    switch (proto) {
+      case kIpProtoUdp: return l4 + sizeof(UdpHdr);
+      case kIpProtoTcp: return l4 + sizeof(TcpHdr);
+      case kIpProtoSctp: return l4 + sizeof(SctpHdr);
+      case kIpProtoIcmp: return l4 + sizeof(IcmpHdr);
+      default: return len;
+    }
+  };
+  if (layout.l3_ofs == kNoOffset) {
+    end = sizeof(EthHdr) + sizeof(VlanTag) * ((key.vlan[0].tpid.raw != 0) + (key.vlan[1].tpid.raw != 0));
+  } else if (type == kEthTypeArp || type == kEthTypeRarp) {
+    end = layout.l3_ofs + static_cast<uint32_t>(sizeof(ArpEthIpv4));
+  } else if (type == kEthTypeIpv4) {
+    end = l4 == kNoOffset ? layout.l3_ofs + kIpv4MinHdrLen : l4_fixed(key.nw_proto);
+  } else if (type == kEthTypeIpv6 && l4 != kNoOffset) {
+    if (key.nw_proto == kIpProtoIcmpv6) {
+      const bool nd = key.tp_dst.raw == 0 && (key.tp_src == Be16(kIcmp6NeighborSolicit) ||
+                                              key.tp_src == Be16(kIcmp6NeighborAdvert));
+      end = nd ? len : l4 + static_cast<uint32_t>(sizeof(Icmp6Hdr));
+    } else {
+      end = l4_fixed(key.nw_proto);
+    }
+  }
+  if (end > len) end = len;  // (never: a header read was within the frame)
+  return end > 64 ? 0 : ByteBits(0, static_cast<int>(end));
+}
+
+// Clears the key bits beyond depth D.
+template <ParseDepth D>
+inline void MaskToDepth(FlowKey* key) {
+  if constexpr (D != ParseDepth::kFull) {
+    static const FlowMask mask = ParseDepthMask(D);
+    AliasWord* w = key->words();
+    for (int i = 0; i < kFlowWords; ++i) w[i] &= mask.words()[i];
+  }
+}
 
 }  // namespace
 
 ParseStatus ParseFlow(const uint8_t* data, uint32_t len, uint32_t in_port, FlowKey* key,
                       PacketLayout* layout) {
-  if (ParseFlowFast(data, len, in_port, key, layout)) [[likely]]
+  uint64_t reads;
+  if (ParseFlowFast<ParseDepth::kFull>(data, len, in_port, 0, key, layout, &reads)) [[likely]]
     return ParseStatus::kOk;
   return ParseFlowGeneric(data, len, in_port, key, layout);
+}
+
+namespace {
+
+// ParseFlowTo for what the fast path refuses. Out of line, so that
+// ParseFlowTo's fast path ends in a tail call and needs no stack frame.
+template <ParseDepth D>
+[[gnu::noinline]] ParseResult ParseFlowToGeneric(const uint8_t* data, uint32_t len,
+                                                 uint32_t in_port, uint32_t recirc_id,
+                                                 FlowKey* key, PacketLayout* layout) {
+  const ParseStatus st = ParseFlowGeneric(data, len, in_port, key, layout);
+  if (st != ParseStatus::kOk) return {st, 0};
+  const uint64_t reads = GenericReads(*key, *layout, len);
+  MaskToDepth<D>(key);
+  key->recirc_id = recirc_id;
+  return {st, reads};
+}
+
+}  // namespace
+
+template <ParseDepth D>
+ParseResult ParseFlowTo(const uint8_t* data, uint32_t len, uint32_t in_port, uint32_t recirc_id,
+                        FlowKey* key, PacketLayout* layout) {
+  uint64_t reads;
+  if (ParseFlowFast<D>(data, len, in_port, recirc_id, key, layout, &reads)) [[likely]]
+    return {ParseStatus::kOk, reads};
+  return ParseFlowToGeneric<D>(data, len, in_port, recirc_id, key, layout);
+}
+
+template ParseResult ParseFlowTo<ParseDepth::kMeta>(const uint8_t*, uint32_t, uint32_t, uint32_t,
+                                                    FlowKey*, PacketLayout*);
+template ParseResult ParseFlowTo<ParseDepth::kL2>(const uint8_t*, uint32_t, uint32_t, uint32_t,
+                                                  FlowKey*, PacketLayout*);
+template ParseResult ParseFlowTo<ParseDepth::kFull>(const uint8_t*, uint32_t, uint32_t, uint32_t,
+                                                    FlowKey*, PacketLayout*);
+
+FlowMask ParseDepthMask(ParseDepth d) {
+  FlowMask m;
+  m.Clear();
+  if (d == ParseDepth::kFull) {
+    std::memset(static_cast<void*>(&m), 0xff, sizeof(m));
+    return m;
+  }
+  m.in_port = ~0u;
+  m.recirc_id = ~0u;
+  m.pkt_mark = ~0u;
+  m.dp_hash = ~0u;
+  m.tcp_flags = Be16(0xffff);
+  if (d == ParseDepth::kL2) {
+    std::memset(&m.eth_dst, 0xff, sizeof(m.eth_dst));
+    std::memset(&m.eth_src, 0xff, sizeof(m.eth_src));
+    m.eth_type = Be16(0xffff);
+    std::memset(static_cast<void*>(m.vlan), 0xff, sizeof(m.vlan));
+  }
+  return m;
+}
+
+ParseDepth ParseDepthFor(const FlowMask& mask) {
+  for (ParseDepth d : {ParseDepth::kMeta, ParseDepth::kL2}) {
+    const FlowMask dm = ParseDepthMask(d);
+    AliasWord outside = 0;
+    for (int i = 0; i < kFlowWords; ++i) outside |= mask.words()[i] & ~dm.words()[i];
+    if (outside == 0) return d;
+  }
+  return ParseDepth::kFull;
 }
 
 ParseStatus ParseFlowGeneric(const uint8_t* data, uint32_t len, uint32_t in_port, FlowKey* key,

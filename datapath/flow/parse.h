@@ -19,6 +19,9 @@
 //   2. On kOk, key holds every field of the headers present and zero
 //      elsewhere; l3_ofs/l4_ofs are kNoOffset where that layer is absent.
 //   3. Deterministic: the same bytes and in_port give the same key.
+//   4. The parser reads nothing but `data[0, len)`, `len` and `in_port` (no
+//      mbuf metadata such as a stripped VLAN tag): ParseResult::reads
+//      contract depends on it.
 //
 // Thread-safety: pure function.
 
@@ -65,5 +68,49 @@ ParseStatus ParseFlow(const uint8_t* data, uint32_t len, uint32_t in_port, FlowK
 // The general parser alone (what the fast path is tested against).
 ParseStatus ParseFlowGeneric(const uint8_t* data, uint32_t len, uint32_t in_port, FlowKey* key,
                              PacketLayout* layout);
+
+// How much of the key a PMD needs (pmd.cc): only the metadata (in_port,
+// recirc_id), also L2 (Ethernet addresses and type, VLAN tags), or all.
+enum class ParseDepth : uint8_t { kMeta, kL2, kFull };
+
+// The key bits ParseFlowTo<d> fills: metadata (word 0, pkt_mark, dp_hash --
+// the last two are zero in every parsed key) and tcp_flags at every depth,
+// plus the L2 fields from kL2 on; all bits at kFull.
+FlowMask ParseDepthMask(ParseDepth d);
+// The shallowest depth whose ParseDepthMask covers every bit of `mask`.
+ParseDepth ParseDepthFor(const FlowMask& mask);
+
+// ParseFlowTo's result: the status and, on kOk, the bytes the result can
+// depend on (see ParseFlowTo). Returned in two registers.
+struct ParseResult {
+  ParseStatus status;
+  uint64_t reads;
+};
+
+// ParseFlow to a depth, for the PMD. Guarantees, for every frame:
+//   1. the status and *layout are ParseFlow's (malformed frames are refused
+//      exactly as by a full parse, whatever the depth);
+//   2. *key is ParseFlow's key & ParseDepthMask(D), with recirc_id set (on
+//      kOk);
+//   3. reads (on kOk): bit b set for every byte b < 64 of the frame that the
+//      result (status, key, layout) can depend on, besides `len`, `in_port`
+//      and `recirc_id`; 0 when it can depend on a byte at 64 or beyond. So a
+//      frame of the same length whose bytes agree on the bits of reads
+//      parses to the same result (the PMD's elephant followers rely on it).
+//      The fast path names exactly the header bytes it reads (not the IPv4
+//      id or checksum, nor UDP length/checksum, nor TCP sequence numbers);
+//      the general parser names every byte before the end of the last header
+//      it read, and 0 (or, for a frame of at most 64 bytes, every byte) when
+//      that end is not known from the result (IPv6 extension headers without
+//      a parsed L4 header, ND options).
+template <ParseDepth D>
+ParseResult ParseFlowTo(const uint8_t* data, uint32_t len, uint32_t in_port, uint32_t recirc_id,
+                        FlowKey* key, PacketLayout* layout);
+extern template ParseResult ParseFlowTo<ParseDepth::kMeta>(const uint8_t*, uint32_t, uint32_t,
+                                                           uint32_t, FlowKey*, PacketLayout*);
+extern template ParseResult ParseFlowTo<ParseDepth::kL2>(const uint8_t*, uint32_t, uint32_t,
+                                                         uint32_t, FlowKey*, PacketLayout*);
+extern template ParseResult ParseFlowTo<ParseDepth::kFull>(const uint8_t*, uint32_t, uint32_t,
+                                                           uint32_t, FlowKey*, PacketLayout*);
 
 }  // namespace sluice::dp

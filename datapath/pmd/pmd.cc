@@ -8,7 +8,9 @@
 #include <immintrin.h>
 
 #include <bit>
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "datapath/actions/execute.h"
 #include "datapath/packet/packet.h"
@@ -22,6 +24,22 @@ namespace {
 constexpr int kMaxRecircDepth = 6;
 constexpr uint32_t kSweepPerIteration = 16;
 constexpr uint64_t kSortIntervalMs = 1000;
+
+// EmcPolicy::kAuto's structural rule: whether an EMC hit (full parse,
+// packet hash, EMC probe and whole-key compare) costs less than what the
+// classifier alone does for the same packet. Measured with bench/callgrind
+// (docs/perf/2026-11-22-callgrind-s5.md, "EMC policy"), own Ir/packet with
+// >= 94 % EMC hits against none: one subtable 261 vs 163 (the walk of one
+// subtable after a shallow parse), two subtables 291 vs 246, 4 / 8 / 20
+// subtables with the signature cache 292 / 298 / 334 vs 273 / 279 / 316. So
+// the EMC is cheaper only with more than two subtables and no signature
+// cache -- which the Dpcls does not have today (it keeps the cache from the
+// third subtable on), so kAuto keeps the EMC off; the rule stays here so
+// that a classifier change (a cache that can be off, a costlier walk) is
+// decided by the same test.
+bool EmcCheaperThanDpcls(size_t n_subtables, bool smc_active) {
+  return n_subtables >= kSmcMinSubtables && !smc_active;
+}
 
 uint64_t TscHz() {
   static const uint64_t hz = rte_get_tsc_hz();
@@ -62,19 +80,118 @@ inline bool KeysEqual(const FlowKey& a, const FlowKey& b) {
 }
 static_assert(sizeof(FlowKey) == 4 * sizeof(__m256i) && alignof(FlowKey) >= 32);
 
-// The packets of `dup` whose leader is in `map`, with the leader's rule
-// copied to them.
+// The packets of `dup` whose leader is in `map`, the result of looking up
+// `looked_up` (every leader was looked up). Their rules[] are not set here:
+// CopyLeaderRules does that when a stage needs them.
 inline uint32_t FollowLeaders(uint32_t dup, const uint8_t leader[], uint32_t map,
-                              DpclsRule* rules[]) {
+                              uint32_t looked_up) {
+  if ((looked_up & ~map) == 0) return dup;  // every leader found: so is every follower
   uint32_t out = 0;
   for (uint32_t m = dup; m; m &= m - 1) {
     const int i = std::countr_zero(m);
-    if (map & (1u << leader[i])) {
-      rules[i] = rules[leader[i]];
-      out |= 1u << i;
-    }
+    if (map & (1u << leader[i])) out |= 1u << i;
   }
   return out;
+}
+
+inline void CopyLeaderRules(uint32_t dup, const uint8_t leader[], DpclsRule* rules[]) {
+  for (uint32_t m = dup; m; m &= m - 1) {
+    const int i = std::countr_zero(m);
+    rules[i] = rules[leader[i]];
+  }
+}
+
+// Elephant followers: the bytes compared, and how often a burst tries the
+// compare while recent bursts had no follower (1 in kFollowRetryBursts).
+constexpr uint32_t kFollowWindow = 64;
+constexpr uint32_t kFollowRetryBursts = 64;
+static_assert((kFollowRetryBursts & (kFollowRetryBursts - 1)) == 0);
+
+// Stage 1 of ProcessPackets: parses the burst at depth D into keys[] and
+// layouts[], drops (and counts) malformed packets, and returns the live map.
+// With kFollow, a packet whose head length equals the previous parsed live
+// packet's and whose first kFollowWindow bytes equal that packet's on the
+// bytes its parse read (ParseResult::reads: the same bytes and length
+// give the same status, key and layout) is not parsed: key_ptrs[i] points
+// to that packet's key, its layout is copied, leader[i] names it and bit i
+// of *followers is set. Both packets need kFollowWindow readable bytes in
+// their buffers (every pool mbuf has; the bytes past the head are loaded but
+// never decide anything, as `reads` has no bit at or past the head length).
+template <ParseDepth D, bool kFollow>
+inline uint32_t ParseBurst(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t recirc_id,
+                           FlowKey keys[], const FlowKey* key_ptrs[], PacketLayout layouts[],
+                           uint8_t leader[], uint32_t* followers, PmdCounters& counters) {
+  constexpr uint32_t kNoLen = UINT32_MAX;  // no head length is this: nothing to follow
+  uint32_t live = 0;
+  uint32_t dup = 0;
+  // The packet followers follow: its first 64 bytes, head length, read map,
+  // index, key and layout.
+  __m256i prev_lo = _mm256_setzero_si256();
+  __m256i prev_hi = _mm256_setzero_si256();
+  uint32_t prev_len = kNoLen;
+  uint64_t prev_reads = 0;
+  uint8_t lead = 0;
+  const FlowKey* lead_key = nullptr;
+  PacketLayout lead_layout;
+  for (uint32_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (i + 1 < n) rte_prefetch0(PacketData(pkts[i + 1]));
+    const uint8_t* data = PacketData(m);
+    const uint32_t len = PacketHeadLen(m);
+    __m256i lo = prev_lo;
+    __m256i hi = prev_hi;
+    bool window = false;
+    if constexpr (kFollow) {
+      window = static_cast<uint32_t>(m->buf_len - m->data_off) >= kFollowWindow;
+      if (window) {
+        lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data));
+        hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + 32));
+        if (len == prev_len) {
+          const uint64_t eq =
+              static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, prev_lo))) |
+              static_cast<uint64_t>(static_cast<uint32_t>(
+                  _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, prev_hi)))) << 32;
+          if ((prev_reads & ~eq) == 0) {
+            key_ptrs[i] = lead_key;
+            layouts[i] = lead_layout;
+            leader[i] = lead;
+            dup |= 1u << i;
+            continue;
+          }
+        }
+      }
+    }
+    const ParseResult r = ParseFlowTo<D>(data, len, in_port, recirc_id, &keys[i], &layouts[i]);
+    key_ptrs[i] = &keys[i];
+    if (__builtin_expect(r.status != ParseStatus::kOk, 0)) {
+      CounterAdd(counters.parse_drops[static_cast<int>(r.status)], 1);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    live |= 1u << i;
+    if constexpr (kFollow) {
+      prev_lo = lo;
+      prev_hi = hi;
+      prev_len = window && r.reads != 0 ? len : kNoLen;
+      prev_reads = r.reads;
+      lead = static_cast<uint8_t>(i);
+      lead_key = &keys[i];
+      lead_layout = layouts[i];
+    }
+  }
+  *followers = dup;
+  return live | dup;
+}
+
+template <ParseDepth D>
+inline uint32_t ParseBurstAt(bool follow, rte_mbuf** pkts, uint32_t n, uint32_t in_port,
+                             uint32_t recirc_id, FlowKey keys[], const FlowKey* key_ptrs[],
+                             PacketLayout layouts[], uint8_t leader[], uint32_t* followers,
+                             PmdCounters& counters) {
+  return follow ? ParseBurst<D, true>(pkts, n, in_port, recirc_id, keys, key_ptrs, layouts, leader,
+                                      followers, counters)
+                : ParseBurst<D, false>(pkts, n, in_port, recirc_id, keys, key_ptrs, layouts,
+                                       leader, followers, counters);
 }
 
 // A flow batch's statistics: once per flow per burst.
@@ -180,6 +297,39 @@ Pmd::Pmd(const PmdOptions& options)
       emc_(options.emc_insert_inv_prob) {
   tsc_hz_ = TscHz();
   now_ms_ = NowMs();
+  if (const char* env = std::getenv("SLUICE_PMD_EMC"); env != nullptr && *env != '\0') {
+    if (ParseEmcPolicy(env, &options_.emc_policy)) {
+      spdlog::info("pmd {}: EMC policy {} (SLUICE_PMD_EMC)", options_.index, env);
+    } else {
+      spdlog::error("pmd {}: SLUICE_PMD_EMC={} is not auto, adaptive, on or off; ignored",
+                    options_.index, env);
+    }
+  }
+  emc_cheaper_off_ = EmcCheaperOff();
+  SetEmcActive();
+}
+
+const char* EmcStateName(uint64_t state) {
+  switch (static_cast<EmcState>(state)) {
+    case EmcState::kOn: return "on";
+    case EmcState::kOffHitRatio: return "off: hits too rarely";
+    case EmcState::kOffCheaper: return "off: the megaflow classifier is cheaper";
+    case EmcState::kOffConfigured: return "off: configured off";
+  }
+  return "unknown";
+}
+
+bool ParseEmcPolicy(const char* s, EmcPolicy* out) {
+  static constexpr std::pair<const char*, EmcPolicy> kNames[] = {
+      {"auto", EmcPolicy::kAuto}, {"adaptive", EmcPolicy::kAdaptive},
+      {"on", EmcPolicy::kOn}, {"off", EmcPolicy::kOff}};
+  for (const auto& [name, policy] : kNames) {
+    if (std::strcmp(s, name) == 0) {
+      *out = policy;
+      return true;
+    }
+  }
+  return false;
 }
 
 Pmd::~Pmd() { Stop(); }
@@ -316,52 +466,71 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
   alignas(64) FlowKey keys[kMaxBurst];
   PacketLayout layouts[kMaxBurst];
   uint32_t hashes[kMaxBurst] = {};  // (zeroed: GCC cannot see they are set when used)
-  const FlowKey* key_ptrs[kMaxBurst] = {};
+  const FlowKey* key_ptrs[kMaxBurst];  // every entry set by ParseBurst
   DpclsRule* rules[kMaxBurst];
+  uint8_t leader[kMaxBurst];  // set for followers (bits of `dup`) only
 
-  // Stage 1: parse. Stage 1b: hash, in a second pass: the general parser
-  // writes the key in narrow stores (the fast path in whole words), and
-  // reading narrow stores back as 64-bit words right away would stall on
-  // store forwarding; a burst later the stores have retired.
-  uint32_t live = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    rte_mbuf* m = pkts[i];
-    if (i + 1 < n) rte_prefetch0(PacketData(pkts[i + 1]));
-    ParseStatus st = ParseFlow(PacketData(m), PacketHeadLen(m), in_port, &keys[i], &layouts[i]);
-    key_ptrs[i] = &keys[i];
-    if (__builtin_expect(st != ParseStatus::kOk, 0)) {
-      CounterAdd(counters_.parse_drops[static_cast<int>(st)], 1);
-      rte_pktmbuf_free(m);
-      hashes[i] = 0;
-      continue;
-    }
-    keys[i].recirc_id = recirc_id;
-    live |= 1u << i;
+  // Stage 1: parse, as deep as the lookups need (the EMC compares whole
+  // keys: full depth while it is on), skipping elephant followers (see
+  // ParseBurst). Followers' keys[] stay unwritten: read keys via key_ptrs.
+  const ParseDepth parse_depth = emc_active_ ? ParseDepth::kFull : parse_depth_;
+  const bool follow = (follow_idle_ & (kFollowRetryBursts - 1)) == 0;
+  uint32_t bdup = 0;
+  uint32_t live;
+  switch (parse_depth) {
+    case ParseDepth::kMeta:
+      live = ParseBurstAt<ParseDepth::kMeta>(follow, pkts, n, in_port, recirc_id, keys, key_ptrs,
+                                             layouts, leader, &bdup, counters_);
+      break;
+    case ParseDepth::kL2:
+      live = ParseBurstAt<ParseDepth::kL2>(follow, pkts, n, in_port, recirc_id, keys, key_ptrs,
+                                           layouts, leader, &bdup, counters_);
+      break;
+    default:
+      live = ParseBurstAt<ParseDepth::kFull>(follow, pkts, n, in_port, recirc_id, keys, key_ptrs,
+                                             layouts, leader, &bdup, counters_);
+      break;
   }
-  // The hash serves the EMC (lookup and insertion) and the dpcls signature
-  // cache; with both off (many flows, few subtables) it is not computed.
-  // Stage 1c: a packet whose key equals the previous live packet's (an
-  // elephant flow's burst) is not looked up itself: it follows its leader,
-  // the first packet of that run, and counts as the same kind of hit.
+  follow_idle_ = bdup ? 0 : follow_idle_ + 1;
+
+  // Stage 1b: hash, in a second pass: the general parser writes the key in
+  // narrow stores (the fast path in whole words), and reading narrow stores
+  // back as 64-bit words right away would stall on store forwarding; a burst
+  // later the stores have retired. The hash serves the EMC (lookup and
+  // insertion) and the dpcls signature cache; with both off (many flows, few
+  // subtables) it is not computed. Only parsed packets are hashed: a
+  // follower is never looked up itself.
+  // Stage 1c: a parsed packet whose key equals the previous parsed live
+  // packet's (a flow whose packets differ in bytes ParseBurst compares) is
+  // not looked up either: it follows its leader, the first packet of that
+  // run, and counts as the same kind of hit. A byte follower of such a
+  // packet then follows that run's leader too.
   const bool hashed = emc_active_ || dpcls_.smc_active();
-  uint32_t dup = 0;
-  uint8_t leader[kMaxBurst];
+  uint32_t dup = bdup;
   if (hashed) {
+    uint32_t kdup = 0;
     uint32_t prev_hash = 0;
     int prev = -1;
     int lead = -1;
-    for (uint32_t m = live; m; m &= m - 1) {
+    for (uint32_t m = live & ~bdup; m; m &= m - 1) {
       const int i = std::countr_zero(m);
       const uint32_t h = PacketHash(pkts[i], keys[i]);
       hashes[i] = h;
       if (h == prev_hash && prev >= 0 && KeysEqual(keys[i], keys[prev])) {
-        dup |= 1u << i;
-        leader[i] = static_cast<uint8_t>(lead);  // set only for dups
+        kdup |= 1u << i;
+        leader[i] = static_cast<uint8_t>(lead);
       } else {
         lead = i;
       }
       prev_hash = h;
       prev = i;
+    }
+    if (kdup) {
+      for (uint32_t m = bdup; m; m &= m - 1) {
+        const int i = std::countr_zero(m);
+        if (kdup & (1u << leader[i])) leader[i] = leader[leader[i]];
+      }
+      dup |= kdup;
     }
   }
   const uint32_t lookup = live & ~dup;
@@ -370,30 +539,40 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
   uint32_t hit = 0;
   if (emc_active_) {
     hit = emc_.LookupBatch(key_ptrs, hashes, lookup, rules);
-    if (dup) hit |= FollowLeaders(dup, leader, hit, rules);
+    if (dup) hit |= FollowLeaders(dup, leader, hit, lookup);
     CounterAdd(counters_.emc_hits, std::popcount(hit));
   }
-  EmcAdapt(std::popcount(live), std::popcount(hit));
+  if (emc_adapt_) EmcAdapt(std::popcount(live), std::popcount(hit));
 
   // Stage 3: megaflow classifier for the EMC misses; 4: upcall the rest.
   uint32_t miss = live & ~hit;
   if (miss) {
-    uint32_t found = dpcls_.LookupBatch(key_ptrs, hashes, miss & ~dup, rules);
-    // (EmcAdapt may just have switched the EMC on: insert only with a hash.)
-    if (emc_active_ && hashed) {
+    const uint32_t looked_up = miss & ~dup;
+    uint32_t found = dpcls_.LookupBatch(key_ptrs, hashes, looked_up, rules);
+    // Only full keys go into the EMC (EmcAdapt may just have switched it on
+    // after a shallow parse, or without a hash).
+    if (emc_active_ && hashed && parse_depth == ParseDepth::kFull) {
       for (uint32_t m = found; m; m &= m - 1) {
         int i = std::countr_zero(m);
         emc_.MaybeInsert(keys[i], hashes[i], rules[i]);
       }
     }
-    if (dup) found |= FollowLeaders(dup, leader, found, rules) & miss;
+    if (dup) found |= FollowLeaders(dup, leader, found, looked_up) & miss;
     CounterAdd(counters_.dpcls_hits, std::popcount(found));
     miss &= ~found;
     if (miss) {
       CounterAdd(counters_.misses, std::popcount(miss));
       for (uint32_t m = miss; m; m &= m - 1) {
         int i = std::countr_zero(m);
-        QueueUpcall(pkts[i], keys[i], layouts[i], UpcallType::kMiss, 0);
+        const FlowKey* key = key_ptrs[i];
+        if (parse_depth != ParseDepth::kFull) {
+          // The slow path needs the whole key: parse again, fully (same
+          // status as the shallow parse: kOk).
+          ParseFlow(PacketData(pkts[i]), PacketHeadLen(pkts[i]), in_port, &keys[i], &layouts[i]);
+          keys[i].recirc_id = recirc_id;
+          key = &keys[i];
+        }
+        QueueUpcall(pkts[i], *key, layouts[i], UpcallType::kMiss, 0);
       }
       live &= ~miss;
     }
@@ -402,21 +581,24 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
 
   // Stage 5, fast path: the whole burst hit one megaflow (one big flow, or
   // many flows under one wildcard megaflow): no regrouping, no copies.
+  // Followers have their leader's rule (and key): only leaders are checked.
   if (live == (n == kMaxBurst ? ~0u : (1u << n) - 1)) {
-    DpclsRule* first = rules[0];
-    uint32_t same = 1;
-    while (same < n && rules[same] == first) ++same;
-    if (same == n) {
+    const uint32_t leaders = live & ~dup;
+    DpclsRule* const first = rules[std::countr_zero(leaders)];
+    uint32_t m = leaders & (leaders - 1);
+    while (m && rules[std::countr_zero(m)] == first) m &= m - 1;
+    if (m == 0) {
       uint64_t bytes = 0;
       uint16_t tcp_flags = 0;
       for (uint32_t i = 0; i < n; ++i) {
         bytes += PacketLen(pkts[i]);
-        tcp_flags |= keys[i].tcp_flags.raw;
+        tcp_flags |= key_ptrs[i]->tcp_flags.raw;
       }
       RunFlowBatch(Megaflow::FromRule(first), pkts, layouts, n, bytes, tcp_flags, in_port, depth);
       return;
     }
   }
+  if (dup) CopyLeaderRules(dup & live, leader, rules);
 
   // Stage 5: group by megaflow; statistics once per flow. A packet of a
   // single-output flow goes straight into its port's tx buffer (receive
@@ -461,7 +643,7 @@ void Pmd::ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t
     Group& g = groups[slot - 1];
     g.n++;
     g.bytes += PacketLen(pkts[i]);
-    g.tcp_flags |= keys[i].tcp_flags.raw;
+    g.tcp_flags |= key_ptrs[i]->tcp_flags.raw;
     if (g.tx != nullptr) {
       TxBuffer& b = *g.tx;
       if (b.n == kMaxBurst) FlushBuffer(b);
@@ -526,18 +708,59 @@ void Pmd::EmcAdapt(uint32_t lookups, uint32_t hits) {
   constexpr uint64_t kEmcMinHitRatio = 10;
   emc_window_lookups_ += lookups;
   emc_window_hits_ += hits;
-  if (emc_active_) {
+  if (emc_hit_on_) {
     if (emc_window_lookups_ < kWindow) return;
     if (emc_window_hits_ * kEmcMinHitRatio < emc_window_lookups_ && emc_.insert_inv_prob() != 0) {
-      emc_active_ = false;
+      emc_hit_on_ = false;
       CounterAdd(counters_.emc_off_periods, 1);
     }
   } else if (emc_window_lookups_ < kEmcOffLookups) {
     return;
   } else {
-    emc_active_ = true;
+    emc_hit_on_ = true;
   }
   emc_window_lookups_ = emc_window_hits_ = 0;
+  SetEmcActive();
+}
+
+// The union of the subtables' masks changes only when a subtable is created
+// or destroyed; commands are applied between bursts, so a burst parses at
+// one depth and a deeper megaflow is looked up with deep keys from the
+// first burst after its install. The EMC's structural rule (kAuto) depends
+// on the subtable count too and is recomputed here.
+void Pmd::UpdateParseDepth() {
+  if (dpcls_.n_subtables() == depth_subtables_) return;
+  depth_subtables_ = dpcls_.n_subtables();
+  parse_depth_ = ParseDepthFor(dpcls_.MaskUnion());
+  const bool cheaper_off = EmcCheaperOff();
+  if (cheaper_off != emc_cheaper_off_) {
+    emc_cheaper_off_ = cheaper_off;
+    // The hit-ratio rule starts a fresh window when the EMC comes back.
+    emc_window_lookups_ = emc_window_hits_ = 0;
+    SetEmcActive();
+  }
+}
+
+bool Pmd::EmcCheaperOff() const {
+  return options_.emc_policy == EmcPolicy::kAuto &&
+         !EmcCheaperThanDpcls(dpcls_.n_subtables(), dpcls_.smc_active());
+}
+
+void Pmd::SetEmcActive() {
+  EmcState state;
+  switch (options_.emc_policy) {
+    case EmcPolicy::kOn: state = EmcState::kOn; break;
+    case EmcPolicy::kOff: state = EmcState::kOffConfigured; break;
+    default:
+      state = emc_cheaper_off_ ? EmcState::kOffCheaper
+                               : (emc_hit_on_ ? EmcState::kOn : EmcState::kOffHitRatio);
+      break;
+  }
+  emc_active_ = state == EmcState::kOn;
+  // The hit-ratio rule measures only while nothing else decides.
+  emc_adapt_ = !emc_cheaper_off_ && (options_.emc_policy == EmcPolicy::kAuto ||
+                                     options_.emc_policy == EmcPolicy::kAdaptive);
+  counters_.emc_state.store(static_cast<uint64_t>(state), std::memory_order_relaxed);
 }
 
 void Pmd::QueueUpcall(rte_mbuf* pkt, const FlowKey& key, const PacketLayout& layout,
@@ -562,6 +785,8 @@ void Pmd::QueueUpcall(rte_mbuf* pkt, const FlowKey& key, const PacketLayout& lay
     rte_pktmbuf_free(pkt);
     return;
   }
+  // One load while the handlers are awake; a syscall only to wake a parked one.
+  if (upcall_wakeup_ != nullptr) upcall_wakeup_->Notify();
   CounterAdd(type == UpcallType::kMiss ? counters_.upcalls : counters_.userspace, 1);
 }
 
@@ -631,6 +856,7 @@ void Pmd::Apply(const PmdCommand& cmd) {
       cmd.flow->actions = cmd.actions;
       dpcls_.Insert(&cmd.flow->rule, cmd.flow->mask);
       CounterAdd(counters_.flows, 1);
+      UpdateParseDepth();
       break;
     case PmdCommand::Kind::kModify:
       cmd.flow->actions = cmd.actions;
@@ -640,6 +866,7 @@ void Pmd::Apply(const PmdCommand& cmd) {
       cmd.flow->rule.dead = true;
       counters_.flows.store(counters_.flows.load(std::memory_order_relaxed) - 1,
                             std::memory_order_relaxed);
+      UpdateParseDepth();
       break;
     case PmdCommand::Kind::kExecute: {
       rte_mbuf* pkts[1] = {cmd.packet};

@@ -7,9 +7,24 @@
 // whole batch (STYLE.md, "The hot path"), then applies pending commands from
 // other threads and does a slice of EMC sweeping. Per burst:
 //   1. parse every packet into keys[] (stack, cache aligned); malformed ones
-//      are counted under their ParseStatus and dropped;
-//   2. EMC batch lookup; 3. dpcls batch lookup for the EMC misses (hits are
-//      offered to the EMC); 4. the remaining misses become upcalls on the
+//      are counted under their ParseStatus and dropped. Elephant followers:
+//      a packet of the same length whose first 64 bytes agree with the
+//      previous parsed live packet's on every byte that packet's parse read
+//      (ParseResult::reads) is not parsed or hashed: it shares that
+//      packet's key and layout and follows it through stages 2-4 (same rule,
+//      same kind of hit, or upcalled like it). The compare is tried on every
+//      burst while bursts have followers, else on one burst in
+//      kFollowRetryBursts. Parse depth: with the EMC off, packets are parsed
+//      only as deep as the installed subtables' masks look (ParseDepthFor of
+//      their union: metadata only, L2, or everything; tcp_flags always, and
+//      malformed frames are refused exactly as by a full parse); a miss is
+//      parsed fully again before its upcall, and the EMC is filled only from
+//      fully parsed bursts. The executor needs only the layout, which is
+//      complete at every depth;
+//   2. EMC batch lookup, only while the EMC policy has it on (EmcPolicy:
+//      by default only where it is cheaper than the classifier, which with
+//      today's Dpcls is never -- see pmd.cc EmcCheaperThanDpcls); 3. dpcls
+//      batch lookup for the EMC misses (hits are offered to the EMC); 4. the remaining misses become upcalls on the
 //      bounded upcall ring (full ring or exhausted upcall budget: counted as
 //      lost and dropped, the PMD never waits);
 //   5. group packets by megaflow (receive order kept within a flow), update
@@ -66,6 +81,7 @@
 #include "datapath/flow/parse.h"
 #include "datapath/pmd/megaflow.h"
 #include "datapath/pmd/upcall.h"
+#include "datapath/pmd/upcall_wakeup.h"
 #include "datapath/util/mpmc_ring.h"
 
 struct rte_mbuf;
@@ -130,6 +146,8 @@ struct PmdPortConfig {
   X(meter_drops, "packets dropped by a meter band")                              \
   X(executed, "packets executed for the slow path")                               \
   X(emc_off_periods, "times the EMC was bypassed for hitting too rarely")  \
+  X(emc_state, "EMC state now (a gauge, EmcState): 0 on, 1 off: hits too rarely, " \
+               "2 off: the classifier is cheaper, 3 off: configured off")         \
   X(flows, "megaflows installed")                                                 \
   X(mark_hits, "packets that skipped lookup by their hardware MARK")              \
   X(unknown_source_drops, "unified-proxy packets from an unknown source port")
@@ -162,10 +180,29 @@ struct PmdCountersSnapshot {
 
 PmdCountersSnapshot Snapshot(const PmdCounters& c);
 
+// When the PMD looks packets up in the EMC.
+//   kAuto: only while it is cheaper than the classifier alone
+//     (pmd.cc EmcCheaperThanDpcls: more than two subtables and no signature
+//     cache; recomputed when a subtable comes or goes) and, while that
+//     holds, by the adaptive hit-ratio rule (kAdaptive). With today's Dpcls
+//     (signature cache from the third subtable on) that means off: the
+//     classifier is cheaper at every subtable count measured;
+//   kAdaptive: on, except for periods when it hits too rarely (EmcAdapt);
+//   kOn: always on; kOff: never (measurement and tests).
+// The environment variable SLUICE_PMD_EMC=auto|adaptive|on|off overrides
+// the option (bench/callgrind's driver uses it).
+enum class EmcPolicy : uint8_t { kAuto, kAdaptive, kOn, kOff };
+// What PmdCounters::emc_state holds.
+enum class EmcState : uint8_t { kOn = 0, kOffHitRatio = 1, kOffCheaper = 2, kOffConfigured = 3 };
+const char* EmcStateName(uint64_t state);  // "on", "off: hits too rarely", ...
+// Parses "auto", "adaptive", "on", "off"; false for anything else.
+bool ParseEmcPolicy(const char* s, EmcPolicy* out);
+
 struct PmdOptions {
   int core = -1;                 // CPU to pin to; -1 = do not pin
   int index = 0;                 // position among the datapath's PMDs
   uint32_t emc_insert_inv_prob = 100;
+  EmcPolicy emc_policy = EmcPolicy::kAuto;
   uint32_t upcall_ring_size = 4096;
   uint32_t command_ring_size = 65536;
   uint64_t upcall_rate_limit = 0;  // upcalls per second; 0 = only bounded by the ring
@@ -218,6 +255,9 @@ class Pmd {
   // Pops one upcall (any thread).
   bool PopUpcall(Upcall* out) { return upcalls_.TryPop(out); }
   size_t upcall_backlog() const { return upcalls_.SizeApprox(); }
+  // Whom to notify after queuing an upcall (upcall_wakeup.h); set before
+  // Start(), outlives the PMD. nullptr: nobody.
+  void set_upcall_wakeup(UpcallWakeup* w) { upcall_wakeup_ = w; }
 
   uint64_t applied_seq() const { return applied_seq_.load(std::memory_order_acquire); }
   uint64_t safe_seq() const { return safe_seq_.load(std::memory_order_acquire); }
@@ -244,6 +284,9 @@ class Pmd {
   void ProcessPackets(rte_mbuf** pkts, uint32_t n, uint32_t in_port, uint32_t recirc_id,
                       int depth);
   void EmcAdapt(uint32_t lookups, uint32_t hits);
+  void UpdateParseDepth();
+  bool EmcCheaperOff() const;  // kAuto and the classifier alone is cheaper now
+  void SetEmcActive();  // emc_active_ and emc_state from the policy's inputs
   void RunFlowBatch(Megaflow* f, rte_mbuf** pkts, PacketLayout* layouts, uint32_t n,
                     uint64_t bytes, uint16_t tcp_flags, uint32_t in_port, int depth);
   void QueueUpcall(rte_mbuf* pkt, const FlowKey& key, const PacketLayout& layout, UpcallType type,
@@ -266,6 +309,7 @@ class Pmd {
 
   MpmcRing<PmdCommand> commands_;
   MpmcRing<Upcall> upcalls_;
+  UpcallWakeup* upcall_wakeup_ = nullptr;  // set before Start(); read by the PMD
   std::atomic<uint64_t> applied_seq_{0};
   std::atomic<uint64_t> safe_seq_{0};
   uint64_t seq_at_last_sweep_cycle_ = 0;
@@ -283,7 +327,19 @@ class Pmd {
   uint64_t last_refill_tsc_ = 0;
   uint64_t tsc_hz_ = 0;
   std::atomic<size_t> n_subtables_{0};
+  // emc_active_: look up (and fill) the EMC for this burst. It is
+  // emc_hit_on_ (the adaptive hit-ratio rule's verdict) and not
+  // emc_cheaper_off_ (kAuto: the classifier alone is cheaper for the
+  // current subtables), or fixed by kOn / kOff.
   bool emc_active_ = true;
+  bool emc_hit_on_ = true;
+  bool emc_cheaper_off_ = false;
+  bool emc_adapt_ = true;  // run EmcAdapt (kAuto / kAdaptive, not cheaper-off)
+  // How deep the subtables' masks look (recomputed when a subtable is
+  // created or destroyed); used while the EMC is off.
+  ParseDepth parse_depth_ = ParseDepth::kMeta;
+  size_t depth_subtables_ = 0;  // n_subtables when parse_depth_ was computed
+  uint32_t follow_idle_ = 0;    // bursts since one had an elephant follower
   uint64_t emc_window_lookups_ = 0;
   uint64_t emc_window_hits_ = 0;
   // MARK id -> megaflow (partial offload), grown by kMarkSet. A slot is
