@@ -14,6 +14,7 @@
 #include "datapath/dpif/datapath.h"
 #include "datapath/flow/flow_format.h"
 #include "datapath/packet/packet.h"
+#include "tests/common/ring_datapath.h"
 #include "tests/common/ring_port.h"
 
 namespace sluice::dp {
@@ -22,37 +23,15 @@ namespace {
 using sluice::testing::RingPort;
 using sluice::testing::UdpFrame;
 
-DpActionsPtr Actions(const std::string& text) {
-  std::vector<DpAction> a;
-  Status st = ParseActions(text, &a);
-  EXPECT_TRUE(st.ok()) << st.message();
-  return std::make_shared<const DpActions>(a);
-}
+constexpr auto Actions = sluice::testing::TestActions;
 
-class DpifBatchTest : public ::testing::Test {
+class DpifBatchTest : public sluice::testing::RingDatapathTest {
  protected:
   void SetUp() override {
     DatapathOptions o;
     o.pmd_cores = {-1};
     o.n_mbufs = 4096;
-    dp_ = std::make_unique<Datapath>(o);
-    ASSERT_TRUE(dp_->Init().ok());
-    for (int i = 0; i < 3; ++i) {
-      ports_.push_back(RingPort::Make());
-      PortConfig pc;
-      pc.name = "p" + std::to_string(i + 1);
-      pc.devargs = ports_.back().devargs();
-      uint32_t no = 0;
-      ASSERT_TRUE(dp_->AddPort(pc, &no).ok());
-    }
-    in_use_at_start_ = rte_mempool_in_use_count(dp_->pool());
-  }
-  void TearDown() override {
-    Upcall u;
-    while (dp_->RecvUpcall(&u)) rte_pktmbuf_free(u.packet);
-    for (auto& p : ports_) p.Drain();
-    EXPECT_EQ(rte_mempool_in_use_count(dp_->pool()), in_use_at_start_) << "mbuf leak";
-    dp_.reset();
+    OpenDatapath(o, 3);
   }
   // n misses from port 1, sources 10.0.0.1.. (one UDP source port each).
   void Misses(uint32_t n) {
@@ -63,9 +42,6 @@ class DpifBatchTest : public ::testing::Test {
   }
   PmdCountersSnapshot Counters() { return dp_->PmdStats()[0].counters; }
 
-  std::unique_ptr<Datapath> dp_;
-  std::vector<RingPort> ports_;
-  unsigned in_use_at_start_ = 0;
 };
 
 TEST_F(DpifBatchTest, RecvUpcallsTakesAtMostMaxInOrder) {

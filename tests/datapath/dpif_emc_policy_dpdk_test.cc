@@ -20,6 +20,7 @@
 #include "datapath/dpif/datapath.h"
 #include "datapath/flow/flow_format.h"
 #include "datapath/pmd/pmd.h"
+#include "tests/common/ring_datapath.h"
 #include "tests/common/ring_port.h"
 
 namespace sluice::dp {
@@ -34,12 +35,7 @@ constexpr uint64_t kOffHitRatio = static_cast<uint64_t>(EmcState::kOffHitRatio);
 constexpr uint64_t kOffCheaper = static_cast<uint64_t>(EmcState::kOffCheaper);
 constexpr uint64_t kOffConfigured = static_cast<uint64_t>(EmcState::kOffConfigured);
 
-DpActionsPtr Actions(const std::string& text) {
-  std::vector<DpAction> a;
-  Status st = ParseActions(text, &a);
-  EXPECT_TRUE(st.ok()) << text << ": " << st.message();
-  return std::make_shared<const DpActions>(a);
-}
+constexpr auto Actions = sluice::testing::TestActions;
 
 // Ten UDP flows to 10.0.0.1..10 (one packet each, distinct destinations so
 // that no packet follows another).
@@ -49,38 +45,17 @@ Frames TenFlows() {
   return f;
 }
 
-class EmcPolicyTest : public ::testing::Test {
+class EmcPolicyTest : public sluice::testing::RingDatapathTest {
  protected:
-  void TearDown() override {
-    if (!dp_) return;
-    Upcall u;
-    while (dp_->RecvUpcall(&u)) rte_pktmbuf_free(u.packet);
-    for (auto& p : ports_) p.Drain();
-    EXPECT_EQ(rte_mempool_in_use_count(dp_->pool()), in_use_at_start_) << "mbuf leak";
-    dp_.reset();
-  }
 
   // A datapath with one synchronous PMD; `policy` (if any) is passed the
   // only way the Datapath's options allow: SLUICE_PMD_EMC.
   void Make(const char* policy = nullptr) {
-    if (policy != nullptr) setenv("SLUICE_PMD_EMC", policy, 1);
     DatapathOptions o;
     o.pmd_cores = {-1};
     o.n_mbufs = 8192;
     o.emc_insert_inv_prob = 1;  // always insert: deterministic EMC
-    dp_ = std::make_unique<Datapath>(o);
-    const bool ok = dp_->Init().ok();  // creates the PMDs, which read the variable
-    unsetenv("SLUICE_PMD_EMC");
-    ASSERT_TRUE(ok);
-    for (int i = 0; i < 3; ++i) {
-      ports_.push_back(RingPort::Make());
-      PortConfig pc;
-      pc.name = "p" + std::to_string(i + 1);
-      pc.devargs = ports_.back().devargs();
-      uint32_t no = 0;
-      ASSERT_TRUE(dp_->AddPort(pc, &no).ok());
-    }
-    in_use_at_start_ = rte_mempool_in_use_count(dp_->pool());
+    OpenDatapath(o, 3, policy);
   }
 
   Ufid Put(const std::string& match, const std::string& actions) {
@@ -131,9 +106,6 @@ class EmcPolicyTest : public ::testing::Test {
     return d;
   }
 
-  std::unique_ptr<Datapath> dp_;
-  std::vector<RingPort> ports_;
-  unsigned in_use_at_start_ = 0;
 };
 
 TEST(EmcPolicyNames, ParseAndName) {

@@ -25,6 +25,7 @@
 #include "datapath/flow/flow_format.h"
 #include "datapath/flow/parse.h"
 #include "datapath/packet/packet.h"
+#include "tests/common/ring_datapath.h"
 #include "tests/common/ring_port.h"
 #include "tests/datapath/flow_parse_test_util.h"
 
@@ -35,12 +36,7 @@ using sluice::testing::RingPort;
 using sluice::testing::UdpFrame;
 using Frames = std::vector<std::vector<uint8_t>>;
 
-DpActionsPtr Actions(const std::string& text) {
-  std::vector<DpAction> a;
-  Status st = ParseActions(text, &a);
-  EXPECT_TRUE(st.ok()) << text << ": " << st.message();
-  return std::make_shared<const DpActions>(a);
-}
+constexpr auto Actions = sluice::testing::TestActions;
 
 // A UDP frame from src_mac to dst_mac (last bytes) for ip dst.
 std::vector<uint8_t> Udp(uint32_t dst_ip, uint8_t dst_mac = 0x02, uint8_t src_mac = 0x01,
@@ -59,7 +55,7 @@ std::vector<uint8_t> Tcp(uint16_t flags, uint32_t seq = 1) {
   return b.v;
 }
 
-class FastPathTest : public ::testing::Test {
+class FastPathTest : public sluice::testing::RingDatapathTest {
  protected:
   void SetUp() override {
     DatapathOptions o;
@@ -69,30 +65,9 @@ class FastPathTest : public ::testing::Test {
     // These tests switch the EMC on and off by its hit ratio (TurnEmcOff)
     // and expect it on otherwise, whatever the subtables: the adaptive
     // policy alone, not kAuto's subtable rule (dpif_emc_policy_dpdk_test).
-    setenv("SLUICE_PMD_EMC", "adaptive", 1);
-    dp_ = std::make_unique<Datapath>(o);
-    const bool ok = dp_->Init().ok();  // creates the PMD, which reads the variable
-    unsetenv("SLUICE_PMD_EMC");
-    ASSERT_TRUE(ok);
-    for (int i = 0; i < 3; ++i) {
-      ports_.push_back(RingPort::Make());
-      PortConfig pc;
-      pc.name = "p" + std::to_string(i + 1);
-      pc.devargs = ports_.back().devargs();
-      uint32_t no = 0;
-      ASSERT_TRUE(dp_->AddPort(pc, &no).ok());
-      ASSERT_EQ(no, static_cast<uint32_t>(i + 1));
-    }
-    in_use_at_start_ = rte_mempool_in_use_count(dp_->pool());
+    OpenDatapath(o, 3, "adaptive");
   }
 
-  void TearDown() override {
-    Upcall u;
-    while (dp_->RecvUpcall(&u)) rte_pktmbuf_free(u.packet);
-    for (auto& p : ports_) p.Drain();
-    EXPECT_EQ(rte_mempool_in_use_count(dp_->pool()), in_use_at_start_) << "mbuf leak";
-    dp_.reset();
-  }
 
   Ufid Put(const std::string& match, const std::string& actions) {
     FlowKey key;
@@ -149,9 +124,6 @@ class FastPathTest : public ::testing::Test {
     return {PacketData(m), PacketData(m) + PacketLen(m)};
   }
 
-  std::unique_ptr<Datapath> dp_;
-  std::vector<RingPort> ports_;
-  unsigned in_use_at_start_ = 0;
 };
 
 // Two interleaved elephants, some of whose packets differ in bytes the

@@ -16,6 +16,7 @@
 #include "datapath/actions/actions_format.h"
 #include "datapath/flow/flow_format.h"
 #include "datapath/packet/packet.h"
+#include "tests/common/ring_datapath.h"
 #include "tests/common/ring_port.h"
 
 namespace sluice::dp {
@@ -36,34 +37,14 @@ void Match(const std::string& text, FlowKey* key, FlowMask* mask) {
   ASSERT_TRUE(st.ok()) << text << ": " << st.message();
 }
 
-class PipelineTest : public ::testing::Test {
+class PipelineTest : public sluice::testing::RingDatapathTest {
  protected:
   void SetUp() override {
     DatapathOptions o;
     o.pmd_cores = {-1};
     o.n_mbufs = 4096;
     o.emc_insert_inv_prob = 1;  // always insert: EMC behaviour is deterministic
-    dp_ = std::make_unique<Datapath>(o);
-    ASSERT_TRUE(dp_->Init().ok());
-    for (int i = 0; i < 3; ++i) {
-      ports_.push_back(RingPort::Make());
-      PortConfig pc;
-      pc.name = "p" + std::to_string(i + 1);
-      pc.devargs = ports_.back().devargs();
-      uint32_t no = 0;
-      Status st = dp_->AddPort(pc, &no);
-      ASSERT_TRUE(st.ok()) << st.message();
-      ASSERT_EQ(no, static_cast<uint32_t>(i + 1));
-    }
-    in_use_at_start_ = rte_mempool_in_use_count(dp_->pool());
-  }
-
-  void TearDown() override {
-    Upcall u;
-    while (dp_->RecvUpcall(&u)) rte_pktmbuf_free(u.packet);
-    for (auto& p : ports_) p.Drain();
-    EXPECT_EQ(rte_mempool_in_use_count(dp_->pool()), in_use_at_start_) << "mbuf leak";
-    dp_.reset();
+    OpenDatapath(o, 3);
   }
 
   // Puts frames on port `port_no`'s rx ring.
@@ -73,9 +54,6 @@ class PipelineTest : public ::testing::Test {
 
   PmdCountersSnapshot Counters() { return dp_->PmdStats()[0].counters; }
 
-  std::unique_ptr<Datapath> dp_;
-  std::vector<RingPort> ports_;
-  unsigned in_use_at_start_ = 0;
 };
 
 TEST_F(PipelineTest, ForwardsMatchingPacketsAndUpcallsMisses) {
